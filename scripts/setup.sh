@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# One-time machine set-up for CMTM.NET on Debian/Ubuntu: the native libraries OpenCV's runtime needs.
+# Idempotent and quiet when everything is present. The .NET SDK (10) must already be installed.
+set -euo pipefail
+need_pkgs=()
+have_lib() { ldconfig -p 2>/dev/null | grep -q "$1"; }
+have_lib 'libgtk-3.so.0' || need_pkgs+=(libgtk-3-0)
+have_lib 'libfontconfig.so.1' || need_pkgs+=(libfontconfig1)
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "setup: the .NET 10 SDK is required (dotnet not found on PATH)" >&2
+  exit 1
+fi
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then sudo_cmd=(); elif command -v sudo >/dev/null 2>&1; then sudo_cmd=(sudo); else
+    echo "setup: please install: ${need_pkgs[*]} (apt-get install ${need_pkgs[*]})" >&2; exit 1; fi
+  echo "setup: installing ${need_pkgs[*]} (apt-get)" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq >&2
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >&2
+fi

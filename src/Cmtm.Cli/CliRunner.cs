@@ -1,0 +1,42 @@
+using System.CommandLine;
+
+namespace Cmtm.Cli;
+
+/// <summary>Runs a parsed command line; turns user errors into one line on stderr and a non-zero exit code.</summary>
+public static class CliRunner
+{
+    public const int UserError = 2;
+    public const int InternalError = 3;
+
+    public static int Run(RootCommand root, string[] args)
+    {
+        var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
+        try
+        {
+            return root.Parse(args).Invoke(config);
+        }
+        catch (Exception e) when (Unwrap(e) is CmtmException ce)
+        {
+            Console.Error.WriteLine($"error: {ce.Message}");
+            return UserError;
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("interrupted");
+            return 130;
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"internal error: {Unwrap(e).GetType().Name}: {Unwrap(e).Message}");
+            if (Environment.GetEnvironmentVariable("CMTM_DEBUG") == "1") Console.Error.WriteLine(e);
+            return InternalError;
+        }
+    }
+
+    private static Exception Unwrap(Exception e)
+    {
+        while (e is AggregateException or System.Reflection.TargetInvocationException or TypeInitializationException && e.InnerException != null)
+            e = e.InnerException!;
+        return e;
+    }
+}

@@ -1,0 +1,12 @@
+using System.CommandLine;
+
+namespace Cmtm.Cli.Commands;
+
+/// <summary>The list of `cmtm` subcommands; each lives in its own file.</summary>
+public static class CommandCatalog
+{
+    public static IEnumerable<Command> All()
+    {
+        yield return VersionCommand.Create();
+    }
+}

@@ -1,0 +1,20 @@
+using System.CommandLine;
+using TorchSharp;
+
+namespace Cmtm.Cli.Commands;
+
+public static class VersionCommand
+{
+    public static Command Create()
+    {
+        var cmd = new Command("version", "Print versions of CMTM.NET, TorchSharp and libtorch, and the thread count.");
+        cmd.SetAction(_ =>
+        {
+            Console.WriteLine($"cmtm {typeof(CmtmException).Assembly.GetName().Version}");
+            Console.WriteLine($"torchsharp {typeof(torch).Assembly.GetName().Version}, libtorch threads {torch.get_num_threads()}");
+            Console.WriteLine($"cuda available: {torch.cuda.is_available()}");
+            return 0;
+        });
+        return cmd;
+    }
+}

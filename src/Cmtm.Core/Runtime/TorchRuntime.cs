@@ -1,0 +1,68 @@
+using System.Runtime.InteropServices;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Cmtm.Runtime;
+
+/// <summary>
+/// Process-wide libtorch settings: device selection, thread count, and the oneDNN switch.
+/// </summary>
+public static class TorchRuntime
+{
+    /// <summary>Parses "cpu", "cuda", "cuda:1"; fails with a clear message when CUDA is not available.</summary>
+    public static Device ParseDevice(string? name)
+    {
+        name = string.IsNullOrWhiteSpace(name) ? "cpu" : name.Trim().ToLowerInvariant();
+        if (name == "cpu") return CPU;
+        if (name.StartsWith("cuda"))
+        {
+            if (!cuda.is_available())
+                throw new CmtmException("--device", $"'{name}' requested but CUDA is not available in this build (libtorch-cpu); use --device cpu");
+            return new Device(name);
+        }
+        throw new CmtmException("--device", $"unknown device '{name}' (expected cpu, cuda or cuda:N)");
+    }
+
+    /// <summary>Sets intra-op threads (0 or less = leave libtorch's default).</summary>
+    public static void SetThreads(int threads)
+    {
+        if (threads > 0) set_num_threads(threads);
+    }
+
+    [DllImport("torch_cpu", EntryPoint = "_ZN2at13globalContextEv")]
+    private static extern IntPtr GlobalContext();
+
+    [DllImport("torch_cpu", EntryPoint = "_ZN2at7Context20setUserEnabledMkldnnEb")]
+    private static extern void SetUserEnabledMkldnnNative(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled);
+
+    [DllImport("torch_cpu", EntryPoint = "_ZNK2at7Context17userEnabledMkldnnEv")]
+    [return: MarshalAs(UnmanagedType.U1)]
+    private static extern bool UserEnabledMkldnnNative(IntPtr context);
+
+    static TorchRuntime()
+    {
+        // make sure libtorch is loaded (TorchSharp resolves the native libraries on first use)
+        _ = torch.get_num_threads();
+        NativeLibrary.SetDllImportResolver(typeof(TorchRuntime).Assembly, (name, asm, path) =>
+        {
+            if (name != "torch_cpu") return IntPtr.Zero;
+            foreach (var dir in new[] { AppContext.BaseDirectory, Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native") })
+            {
+                var p = Path.Combine(dir, "libtorch_cpu.so");
+                if (File.Exists(p) && NativeLibrary.TryLoad(p, out var h)) return h;
+            }
+            return NativeLibrary.TryLoad("libtorch_cpu.so", asm, path, out var h2) ? h2 : IntPtr.Zero;
+        });
+    }
+
+    /// <summary>
+    /// Whether libtorch may use oneDNN (mkldnn) kernels. libtorch 2.10's oneDNN computes wrong or NaN
+    /// conv2d backward results on some CPUs for 3x3 convolutions with few output channels at batch &gt; 1,
+    /// so training turns it off; inference leaves it on.
+    /// </summary>
+    public static bool MkldnnEnabled
+    {
+        get => UserEnabledMkldnnNative(GlobalContext());
+        set => SetUserEnabledMkldnnNative(GlobalContext(), value);
+    }
+}
