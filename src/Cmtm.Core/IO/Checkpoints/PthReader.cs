@@ -112,11 +112,13 @@ public static class PthReader
             _file.Dispose();
         }
 
+        private static bool IsCompressed(ZipArchiveEntry e) => e.CompressedLength != e.Length;
+
         /// <summary>Checks an entry's declared size before anything is allocated for it.</summary>
         private long CheckedLength(ZipArchiveEntry e)
         {
             long declared = e.Length;
-            bool compressed = e.CompressedLength != e.Length;
+            bool compressed = IsCompressed(e);
             if (declared < 0) throw Error($"zip entry '{e.FullName}' declares a negative size");
             if (compressed && declared > MaxCompressedEntryBytes)
                 throw Error($"compressed zip entry '{e.FullName}' declares {declared} bytes uncompressed (limit {MaxCompressedEntryBytes}; torch stores entries uncompressed)");
@@ -147,6 +149,8 @@ public static class PthReader
                 using var s = OpenEntry(e);
                 s.ReadExactly(buf);
                 ExpectEnd(s, e);
+                if (IsCompressed(e) && Crc32.Compute(buf) != e.Crc32)
+                    throw Error($"zip entry '{e.FullName}' fails its CRC check (corrupt, or its declared size is wrong)");
             }
             catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException or IOException)
             { throw Error($"zip entry '{e.FullName}' is corrupt or truncated ({ex.Message})", ex); }
@@ -160,6 +164,9 @@ public static class PthReader
                 using var s = OpenEntry(e);
                 DTypes.ReadInto(s, target, bytes);
                 ExpectEnd(s, e);
+                // .NET silently stops an inflating stream at the declared size: a CRC check catches a lying header.
+                if (IsCompressed(e) && bytes > 0 && Crc32.Compute(target.bytes) != e.Crc32)
+                    throw Error($"zip entry '{e.FullName}' fails its CRC check (corrupt, or its declared size is wrong)");
             }
             catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException or IOException)
             { throw Error($"zip entry '{e.FullName}' is corrupt or truncated ({ex.Message})", ex); }

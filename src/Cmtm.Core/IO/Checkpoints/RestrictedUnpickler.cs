@@ -439,7 +439,8 @@ internal sealed class Unpickler
     {
         if (n == 0) return 0L;
         var v = new BigInteger(Take(n), isUnsigned: false, isBigEndian: false);
-        return v >= long.MinValue && v <= long.MaxValue ? (long)v : v;
+        if (v >= long.MinValue && v <= long.MaxValue) return (long)v;
+        return v;
     }
 
     private PyGlobal Global(string module, string name)
@@ -534,7 +535,7 @@ internal sealed class Unpickler
         if (t.Count > 64) throw ErrorAt($"tensor {what} has {t.Count} dimensions");
         var r = new long[t.Count];
         for (int i = 0; i < t.Count; i++)
-            r[i] = t[i] is long v ? v : throw ErrorAt($"tensor {what} holds a {TypeName(t[i])}");
+            r[i] = t[i] is long v ? v : throw ErrorAt($"tensor {what} holds a {TypeName(t[i])}, not a 64-bit integer");
         return r;
     }
 }
