@@ -14,6 +14,9 @@ public static class PthReader
     /// <summary>Largest accepted uncompressed size of a compressed (deflated) zip entry. torch stores entries uncompressed.</summary>
     public const long MaxCompressedEntryBytes = 512L << 20;
 
+    /// <summary>Largest accepted data.pkl (the pickled structure, not the tensor data; a few MB even for large models).</summary>
+    public const long MaxPickleBytes = 256L << 20;
+
     /// <summary>Wrapper keys accepted around a state dict, in order of preference.</summary>
     public static readonly IReadOnlyList<string> WrapperKeys = new[] { "state_dict", "model", "model_state_dict", "module", "net" };
 
@@ -180,6 +183,8 @@ public static class PthReader
                 if (order != "little") throw Error($"byte order '{order}' is not supported (only little-endian checkpoints)");
             }
             var pklEntry = _entries[_prefix + "data.pkl"];
+            if (CheckedLength(pklEntry) > MaxPickleBytes)
+                throw Error($"data.pkl declares {pklEntry.Length} bytes (limit {MaxPickleBytes})");
             var pkl = ReadAllBytes(pklEntry);
             var storages = new Dictionary<string, StorageRef>(StringComparer.Ordinal);
             var top = Unpickler.Load(pkl, _path, "data.pkl", pid => PersistentLoad(pid, storages));

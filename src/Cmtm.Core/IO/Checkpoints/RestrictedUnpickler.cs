@@ -110,6 +110,7 @@ internal sealed class Unpickler
 {
     public const int MaxStack = 1 << 22;
     public const int MaxMarkDepth = 10_000;
+    public const int MaxMemo = 1 << 24;
 
     private static readonly Dictionary<string, ScalarType> StorageTypes = new()
     {
@@ -251,7 +252,11 @@ internal sealed class Unpickler
     private object? MemoGet(long idx) =>
         _memo.TryGetValue(idx, out var o) ? o : throw ErrorAt($"memo key {idx} not defined");
 
-    private void MemoPut(long idx) => _memo[idx] = Top();
+    private void MemoPut(long idx)
+    {
+        if (_memo.Count >= MaxMemo && !_memo.ContainsKey(idx)) throw ErrorAt($"pickle memo exceeds {MaxMemo} entries");
+        _memo[idx] = Top();
+    }
 
     // ---- main loop ----
 
