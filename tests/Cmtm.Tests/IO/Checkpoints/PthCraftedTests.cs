@@ -128,6 +128,61 @@ public class PthCraftedTests
         Assert.Equal(wrapper, CheckpointReader.Describe(path).Wrapper);
     }
 
+    /// <summary>
+    /// Protocol-4 opcodes (FRAME, SHORT_BINUNICODE, BINUNICODE8, MEMOIZE/BINGET, STACK_GLOBAL, SETITEMS) and the other
+    /// allow-listed rebuild functions: _rebuild_parameter (nn.Parameter), _rebuild_parameter_with_state (empty
+    /// state) and the pre-1.x _rebuild_tensor.
+    /// </summary>
+    [Fact]
+    public void ReadsProtocol4OpcodesAndParameterRebuilds()
+    {
+        using var dir = new Shared.TempDir();
+        using var w = Sample(ScalarType.Float32, 6);
+        static PickleBuilder Short(PickleBuilder p, string s) => p.Raw(0x8c, (byte)s.Length).Raw(Encoding.ASCII.GetBytes(s));
+        static PickleBuilder Storage(PickleBuilder p) =>
+            Short(Short(Short(p.Mark(), "storage").StackGlobal("torch", "FloatStorage"), "0"), "cpu").Int(6).Tuple().Raw((byte)'Q');
+
+        var p = new PickleBuilder().Proto(4).Raw(0x95).Raw(BitConverter.GetBytes(10L)).EmptyDict().Raw(0x94).Mark(); // memo 0: dict
+        // "a": Parameter(_rebuild_tensor_v2(storage, 0, (2, 3), (3, 1), ...))
+        Short(p, "a").StackGlobal("torch._utils", "_rebuild_parameter").Raw(0x94) // memo 1
+            .StackGlobal("torch._utils", "_rebuild_tensor_v2").Raw(0x94).Mark(); // memo 2
+        Storage(p).Int(0).IntTuple(new long[] { 2, 3 }).IntTuple(new long[] { 3, 1 }).False().OrderedDict().Tuple().Reduce()
+            .Raw(0x88).OrderedDict().Raw(0x87).Reduce();
+        // "b": old _rebuild_tensor(storage, 4, (2,), (1,))
+        p.Raw(0x8d).Raw(BitConverter.GetBytes(1L)).Raw((byte)'b')
+            .StackGlobal("torch._utils", "_rebuild_tensor").Mark();
+        Storage(p).Int(4).IntTuple(new long[] { 2 }).IntTuple(new long[] { 1 }).Tuple().Reduce();
+        // "c": _rebuild_parameter_with_state(_rebuild_tensor_v2(...), True, OrderedDict(), {})
+        Short(p, "c").StackGlobal("torch._utils", "_rebuild_parameter_with_state").Mark()
+            .Raw((byte)'h', 2).Mark(); // BINGET the memoized _rebuild_tensor_v2
+        Storage(p).Int(1).IntTuple(new long[] { 5 }).IntTuple(new long[] { 1 }).False().OrderedDict().Tuple().Reduce()
+            .Raw(0x88).OrderedDict().EmptyDict().Tuple().Reduce();
+        p.Raw((byte)'u').Stop(); // SETITEMS
+
+        var path = dir.File("p4.pth");
+        PthBuilder.WriteZip(path, p.Bytes(), new Dictionary<string, byte[]> { ["0"] = w.bytes.ToArray() });
+        using var sd = PthReader.Read(path);
+        Assert.Equal(new[] { "a", "b", "c" }, sd.Keys);
+        var all = w.data<float>().ToArray();
+        Assert.Equal(all, sd["a"].data<float>().ToArray());
+        Assert.Equal(new long[] { 2, 3 }, sd["a"].shape);
+        Assert.Equal(all[4..6], sd["b"].data<float>().ToArray());
+        Assert.Equal(all[1..6], sd["c"].data<float>().ToArray());
+    }
+
+    [Fact]
+    public void ParameterWithPythonStateIsRejected()
+    {
+        using var dir = new Shared.TempDir();
+        var p = new PickleBuilder().Proto().OrderedDict().Str("a").Global("torch._utils", "_rebuild_parameter_with_state").Mark()
+            .Tensor("FloatStorage", "0", 1, 0, new long[] { 1 }, new long[] { 1 }).Raw(0x88).OrderedDict()
+            .EmptyDict().Str("x").Int(1).SetItem().Tuple().Reduce().SetItem().Stop().Bytes();
+        var path = dir.File("state.pth");
+        using var w = ones(1);
+        PthBuilder.WriteZip(path, p, new Dictionary<string, byte[]> { ["0"] = w.bytes.ToArray() });
+        Assert.Contains("non-empty Python state", Fails(path).Message);
+    }
+
     [Fact]
     public void DictWithoutStateDictIsRejectedNamingTheEntry()
     {
