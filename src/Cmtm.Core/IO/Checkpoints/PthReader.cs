@@ -14,6 +14,9 @@ public static class PthReader
     /// <summary>Largest accepted uncompressed size of a compressed (deflated) zip entry. torch stores entries uncompressed.</summary>
     public const long MaxCompressedEntryBytes = 512L << 20;
 
+    /// <summary>Largest accepted data.pkl (the pickled structure, not the tensor data; a few MB even for large models).</summary>
+    public const long MaxPickleBytes = 256L << 20;
+
     /// <summary>Wrapper keys accepted around a state dict, in order of preference.</summary>
     public static readonly IReadOnlyList<string> WrapperKeys = new[] { "state_dict", "model", "model_state_dict", "module", "net" };
 
@@ -112,11 +115,13 @@ public static class PthReader
             _file.Dispose();
         }
 
+        private static bool IsCompressed(ZipArchiveEntry e) => e.CompressedLength != e.Length;
+
         /// <summary>Checks an entry's declared size before anything is allocated for it.</summary>
         private long CheckedLength(ZipArchiveEntry e)
         {
             long declared = e.Length;
-            bool compressed = e.CompressedLength != e.Length;
+            bool compressed = IsCompressed(e);
             if (declared < 0) throw Error($"zip entry '{e.FullName}' declares a negative size");
             if (compressed && declared > MaxCompressedEntryBytes)
                 throw Error($"compressed zip entry '{e.FullName}' declares {declared} bytes uncompressed (limit {MaxCompressedEntryBytes}; torch stores entries uncompressed)");
@@ -147,6 +152,8 @@ public static class PthReader
                 using var s = OpenEntry(e);
                 s.ReadExactly(buf);
                 ExpectEnd(s, e);
+                if (IsCompressed(e) && Crc32.Compute(buf) != e.Crc32)
+                    throw Error($"zip entry '{e.FullName}' fails its CRC check (corrupt, or its declared size is wrong)");
             }
             catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException or IOException)
             { throw Error($"zip entry '{e.FullName}' is corrupt or truncated ({ex.Message})", ex); }
@@ -160,6 +167,9 @@ public static class PthReader
                 using var s = OpenEntry(e);
                 DTypes.ReadInto(s, target, bytes);
                 ExpectEnd(s, e);
+                // .NET silently stops an inflating stream at the declared size: a CRC check catches a lying header.
+                if (IsCompressed(e) && bytes > 0 && Crc32.Compute(target.bytes) != e.Crc32)
+                    throw Error($"zip entry '{e.FullName}' fails its CRC check (corrupt, or its declared size is wrong)");
             }
             catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException or IOException)
             { throw Error($"zip entry '{e.FullName}' is corrupt or truncated ({ex.Message})", ex); }
@@ -173,6 +183,8 @@ public static class PthReader
                 if (order != "little") throw Error($"byte order '{order}' is not supported (only little-endian checkpoints)");
             }
             var pklEntry = _entries[_prefix + "data.pkl"];
+            if (CheckedLength(pklEntry) > MaxPickleBytes)
+                throw Error($"data.pkl declares {pklEntry.Length} bytes (limit {MaxPickleBytes})");
             var pkl = ReadAllBytes(pklEntry);
             var storages = new Dictionary<string, StorageRef>(StringComparer.Ordinal);
             var top = Unpickler.Load(pkl, _path, "data.pkl", pid => PersistentLoad(pid, storages));

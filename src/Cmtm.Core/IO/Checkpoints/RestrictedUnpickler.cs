@@ -110,6 +110,7 @@ internal sealed class Unpickler
 {
     public const int MaxStack = 1 << 22;
     public const int MaxMarkDepth = 10_000;
+    public const int MaxMemo = 1 << 24;
 
     private static readonly Dictionary<string, ScalarType> StorageTypes = new()
     {
@@ -251,7 +252,11 @@ internal sealed class Unpickler
     private object? MemoGet(long idx) =>
         _memo.TryGetValue(idx, out var o) ? o : throw ErrorAt($"memo key {idx} not defined");
 
-    private void MemoPut(long idx) => _memo[idx] = Top();
+    private void MemoPut(long idx)
+    {
+        if (_memo.Count >= MaxMemo && !_memo.ContainsKey(idx)) throw ErrorAt($"pickle memo exceeds {MaxMemo} entries");
+        _memo[idx] = Top();
+    }
 
     // ---- main loop ----
 
@@ -439,7 +444,8 @@ internal sealed class Unpickler
     {
         if (n == 0) return 0L;
         var v = new BigInteger(Take(n), isUnsigned: false, isBigEndian: false);
-        return v >= long.MinValue && v <= long.MaxValue ? (long)v : v;
+        if (v >= long.MinValue && v <= long.MaxValue) return (long)v;
+        return v;
     }
 
     private PyGlobal Global(string module, string name)
@@ -534,7 +540,7 @@ internal sealed class Unpickler
         if (t.Count > 64) throw ErrorAt($"tensor {what} has {t.Count} dimensions");
         var r = new long[t.Count];
         for (int i = 0; i < t.Count; i++)
-            r[i] = t[i] is long v ? v : throw ErrorAt($"tensor {what} holds a {TypeName(t[i])}");
+            r[i] = t[i] is long v ? v : throw ErrorAt($"tensor {what} holds a {TypeName(t[i])}, not a 64-bit integer");
         return r;
     }
 }
