@@ -1,0 +1,75 @@
+using Cmtm.Data.Datasets;
+using Cmtm.IO;
+
+namespace Cmtm.Evaluation;
+
+/// <summary>
+/// Supplies the predicted binary mask of an annotated frame. <see cref="ResultsFolder"/> reads PNGs written by
+/// any method; a model-driven provider (run the network, keep or write the masks) plugs in the same way.
+/// Implementations must be thread-safe: <see cref="Evaluator"/> calls <see cref="Load"/> from several threads.
+/// </summary>
+public interface IResultsProvider
+{
+    /// <summary>A short description for reports (e.g. the folder path).</summary>
+    string Description { get; }
+
+    /// <summary>Checks up front that every needed result exists, throwing a <see cref="CmtmException"/> naming the first missing one.</summary>
+    void Validate(DatasetRecord dataset);
+
+    /// <summary>
+    /// The predicted mask of <paramref name="frame"/>; it must have the size of <paramref name="groundTruth"/>
+    /// (a <see cref="CmtmException"/> naming the result otherwise).
+    /// </summary>
+    BinaryMask Load(SequenceRecord sequence, FrameRecord frame, BinaryMask groundTruth);
+}
+
+/// <summary>
+/// A results folder <c>&lt;results&gt;/&lt;sequence&gt;/&lt;annotation file stem&gt;.png</c> (for DAVIS
+/// <c>%05d.png</c>; for YouTube-Objects <c>&lt;results&gt;/&lt;class&gt;/&lt;video&gt;/...</c>), as the official code
+/// writes them. Any PNG encoding is accepted (0/255 grayscale, palette indices, ...); any nonzero value is
+/// foreground. A missing or differently sized result frame is an error naming the file.
+/// </summary>
+public sealed class ResultsFolder : IResultsProvider
+{
+    public string Root { get; }
+
+    public ResultsFolder(string root)
+    {
+        if (!Directory.Exists(root)) throw new CmtmException(root, "results folder not found");
+        Root = root;
+    }
+
+    public string Description => Root;
+
+    public string PathOf(SequenceRecord sequence, FrameRecord frame)
+    {
+        var stem = frame.Annotation != null ? Path.GetFileNameWithoutExtension(frame.Annotation) : frame.Name;
+        return Path.Combine([Root, .. sequence.Name.Split('/'), stem + ".png"]);
+    }
+
+    public void Validate(DatasetRecord dataset)
+    {
+        foreach (var seq in dataset.Sequences)
+        {
+            var dir = Path.Combine([Root, .. seq.Name.Split('/')]);
+            if (!Directory.Exists(dir))
+                throw new CmtmException(dir, $"missing results folder of sequence '{seq.Name}'");
+            foreach (var frame in seq.Frames)
+            {
+                if (frame.Annotation == null) continue;
+                var p = PathOf(seq, frame);
+                if (!File.Exists(p)) throw new CmtmException(p, $"missing result frame {frame.Name} of sequence '{seq.Name}'");
+            }
+        }
+    }
+
+    public BinaryMask Load(SequenceRecord sequence, FrameRecord frame, BinaryMask groundTruth)
+    {
+        var p = PathOf(sequence, frame);
+        if (!File.Exists(p)) throw new CmtmException(p, $"missing result frame {frame.Name} of sequence '{sequence.Name}'");
+        var m = PngMask.Read(p, MaskRule.Nonzero);
+        if (m.Width != groundTruth.Width || m.Height != groundTruth.Height)
+            throw new CmtmException(p, $"result is {m.SizeText} but the annotation {frame.Annotation} is {groundTruth.SizeText}");
+        return m;
+    }
+}
