@@ -10,5 +10,6 @@ public static class CommandCatalog
         yield return VersionCommand.Create();
         yield return EvaluateCommand.Create();
         yield return CompareCommand.Create();
+        yield return FlowCommand.Create();
     }
 }

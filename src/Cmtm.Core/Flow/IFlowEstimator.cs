@@ -32,8 +32,8 @@ public static class FlowEstimatorExtensions
     }
 }
 
-/// <summary>A frame and the flow assigned to it.</summary>
-public readonly record struct FramedFlow(RgbFrame Frame, FlowField Flow, bool IsBackward);
+/// <summary>A frame and the flow assigned to it (null when the caller asked to skip the frame).</summary>
+public readonly record struct FramedFlow(RgbFrame Frame, FlowField? Flow, bool IsBackward);
 
 /// <summary>
 /// Streams (frame, flow) pairs over a frame sequence: frame t gets the forward flow t -> t+1, the last frame the
@@ -42,7 +42,10 @@ public readonly record struct FramedFlow(RgbFrame Frame, FlowField Flow, bool Is
 /// </summary>
 public static class FlowSequence
 {
-    public static IEnumerable<FramedFlow> Stream(IEnumerable<RgbFrame> frames, IFlowEstimator estimator, string? source = null)
+    /// <param name="skip">Frames for which it returns true are yielded with a null flow and the estimator is not
+    /// called for them (resuming: their outputs exist already).</param>
+    public static IEnumerable<FramedFlow> Stream(IEnumerable<RgbFrame> frames, IFlowEstimator estimator, string? source = null,
+        Func<RgbFrame, bool>? skip = null)
     {
         RgbFrame? prev = null, prevPrev = null;
         foreach (var frame in frames)
@@ -50,13 +53,17 @@ public static class FlowSequence
             if (prev != null)
             {
                 FlowEstimatorExtensions.CheckPair(prev, frame);
-                yield return new FramedFlow(prev, estimator.Estimate(prev, frame), false);
+                yield return skip?.Invoke(prev) == true
+                    ? new FramedFlow(prev, null, false)
+                    : new FramedFlow(prev, estimator.Estimate(prev, frame), false);
             }
             prevPrev = prev;
             prev = frame;
         }
         if (prev == null) throw new CmtmException(source ?? "<frames>", "no frames");
         if (prevPrev == null) throw new CmtmException(source ?? prev.Source, "a flow needs at least two frames, the input has one");
-        yield return new FramedFlow(prev, estimator.Estimate(prev, prevPrev), true);
+        yield return skip?.Invoke(prev) == true
+            ? new FramedFlow(prev, null, true)
+            : new FramedFlow(prev, estimator.Estimate(prev, prevPrev), true);
     }
 }

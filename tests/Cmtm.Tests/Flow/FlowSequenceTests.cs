@@ -38,7 +38,7 @@ public class FlowSequenceTests
         Assert.Equal(new[] { 0, 1, 2, 3, 4 }, seen.Select(s => s.Frame.Index));
         Assert.Equal(new[] { (0, 1), (1, 2), (2, 3), (3, 4), (4, 3) }, est.Calls);
         Assert.Equal(new[] { false, false, false, false, true }, seen.Select(s => s.IsBackward));
-        Assert.Equal(403f, seen[^1].Flow.Data[0]);
+        Assert.Equal(403f, seen[^1].Flow!.Data[0]);
     }
 
     [Fact]
