@@ -12,5 +12,6 @@ public static class CommandCatalog
         yield return PredictCommand.Create();
         yield return EvaluateCommand.Create();
         yield return CompareCommand.Create();
+        yield return FlowCommand.Create();
     }
 }
