@@ -101,6 +101,8 @@ public sealed class VosModel : Module<Tensor, Tensor, Tensor>
     public VosNet Net => vos;
     public Modulator? Modulator => vos.Modulator;
 
+    static VosModel() => Runtime.TorchRuntime.EnsureInitialized();
+
     public VosModel(ModelConfig config) : base(config.Architecture == Architecture.Cmtm ? "CMTM" : "FakeFlow")
     {
         config.Validate();
