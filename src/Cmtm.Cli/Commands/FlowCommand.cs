@@ -41,7 +41,7 @@ public static class FlowCommand
             };
             var source = FrameSources.Open(p.GetValue(input)!);
             using var estimator = CreateEstimator(p.GetValue(method)!, p.GetValue(weights), p.GetValue(iters), p.GetValue(device));
-            Console.Out.WriteLine($"flow: {source.Path} ({(source.Count is int n ? $"{n} frames" : "frame count unknown")}) -> {options.OutputDir} [{estimator.Name}]");
+            Console.Out.WriteLine($"flow: {source.Path} ({(source.Count is int n ? n == 1 ? "1 frame" : $"{n} frames" : "frame count unknown")}) -> {options.OutputDir} [{estimator.Name}]");
             var summary = FlowExport.Run(source, estimator, options, ProgressPrinter());
             Console.Out.WriteLine($"done: {summary.Frames} frames ({summary.Computed} computed, {summary.Skipped} already present) in {summary.Seconds:0.0} s"
                 + (summary.Computed > 0 ? $", {summary.Computed / Math.Max(summary.Seconds, 1e-9):0.00} frames/s" : ""));
