@@ -10,6 +10,7 @@ public static class CommandCatalog
         yield return VersionCommand.Create();
         yield return InspectCommand.Create();
         yield return PredictCommand.Create();
+        yield return SegmentCommand.Create();
         yield return EvaluateCommand.Create();
         yield return CompareCommand.Create();
         yield return FlowCommand.Create();
