@@ -21,6 +21,12 @@ public interface IResultsProvider
     /// (a <see cref="CmtmException"/> naming the result otherwise).
     /// </summary>
     BinaryMask Load(SequenceRecord sequence, FrameRecord frame, BinaryMask groundTruth);
+
+    /// <summary>
+    /// As <see cref="Load(SequenceRecord, FrameRecord, BinaryMask)"/>, but may overwrite and return
+    /// <paramref name="reuse"/> (a mask from an earlier call on the same thread that the caller no longer needs).
+    /// </summary>
+    BinaryMask Load(SequenceRecord sequence, FrameRecord frame, BinaryMask groundTruth, BinaryMask? reuse) => Load(sequence, frame, groundTruth);
 }
 
 /// <summary>
@@ -63,11 +69,13 @@ public sealed class ResultsFolder : IResultsProvider
         }
     }
 
-    public BinaryMask Load(SequenceRecord sequence, FrameRecord frame, BinaryMask groundTruth)
+    public BinaryMask Load(SequenceRecord sequence, FrameRecord frame, BinaryMask groundTruth) => Load(sequence, frame, groundTruth, null);
+
+    public BinaryMask Load(SequenceRecord sequence, FrameRecord frame, BinaryMask groundTruth, BinaryMask? reuse)
     {
         var p = PathOf(sequence, frame);
         if (!File.Exists(p)) throw new CmtmException(p, $"missing result frame {frame.Name} of sequence '{sequence.Name}'");
-        var m = PngMask.Read(p, MaskRule.Nonzero);
+        var m = PngMask.Read(p, MaskRule.Nonzero, reuse);
         if (m.Width != groundTruth.Width || m.Height != groundTruth.Height)
             throw new CmtmException(p, $"result is {m.SizeText} but the annotation {frame.Annotation} is {groundTruth.SizeText}");
         return m;
