@@ -7,7 +7,7 @@ using Cmtm.Tests.Support;
 
 namespace Cmtm.Tests.Evaluation;
 
-public class EvaluatorTests
+public class EvaluatorTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     /// <summary>Literal transcription of f_measure: materialised seg2bmap, explicit disk dilation, counts.</summary>
     internal static BoundaryScore NaiveBoundary(BinaryMask gt, BinaryMask pred, double boundTh = 0.008)
@@ -129,6 +129,9 @@ public class EvaluatorTests
         Assert.Equal(0.5, r.Overall["J-Mean"], 1e-15);
         Assert.Equal(["J-Mean"], r.Columns);
         Assert.Contains("Overall", ReportWriters.Table(r));
+        var plot = PngCodec.Decode(ReportPlot.BarChartPng(r, 640, 360));
+        Assert.Equal((640, 360), (plot.Width, plot.Height));
+        Assert.Equal("Sequence,J-Mean,Frames\na,0.75,2\nb,0.25,1\nOverall,0.5,3\n", ReportWriters.Csv(r));
     }
 
     [Fact]
@@ -182,6 +185,26 @@ public class EvaluatorTests
         Assert.Contains("854x480", e.Problem);
     }
 
+    [Fact]
+    public void DelegateProviderPlugsIn()
+    {
+        // "predict" = the ground truth shifted right by 2 pixels; the report equals scoring those masks directly
+        var ds = DatasetReader.Davis(Shared.Fixture("metrics", "davis_mini"));
+        BinaryMask Shift(BinaryMask g)
+        {
+            var m = new BinaryMask(g.Width, g.Height);
+            for (var y = 0; y < g.Height; y++)
+                for (var x = 2; x < g.Width; x++) m.Data[y * g.Width + x] = g.Data[y * g.Width + x - 2];
+            return m;
+        }
+        var r = Evaluator.Evaluate(ds, new DelegateResultsProvider("shift2", (_, _, gt) => Shift(gt)), EvaluationProtocol.Davis2016);
+        var frame = ds.Sequences[0].Frames[3];
+        var gt = PngMask.Read(frame.Annotation!, MaskRule.ObjectIds);
+        Assert.Equal(DavisMetrics.Iou(gt, Shift(gt)), r.Sequences[0].Frames[3].J);
+        Assert.Equal(DavisMetrics.Boundary(gt, Shift(gt)).F, r.Sequences[0].Frames[3].F);
+        Assert.Equal("shift2", r.Results);
+    }
+
     // ---------------------------------------------------------------- real data
 
     private static DatasetRecord DavisVal(params string[] only)
@@ -231,8 +254,8 @@ public class EvaluatorTests
             var sw = Stopwatch.StartNew();
             var r = Evaluator.Evaluate(ds, new ResultsFolder(Shared.DataPath(method)), EvaluationProtocol.Davis2016);
             sw.Stop();
-            Console.WriteLine($"{method}: {r.Frames} frames in {sw.Elapsed.TotalSeconds:0.00} s ({r.Frames / sw.Elapsed.TotalSeconds:0} frames/s, {Environment.ProcessorCount} cores)");
-            Console.Write(ReportWriters.Table(r));
+            output.WriteLine($"{method}: {r.Frames} frames in {sw.Elapsed.TotalSeconds:0.00} s ({r.Frames / sw.Elapsed.TotalSeconds:0} frames/s, {Environment.ProcessorCount} cores)");
+            output.WriteLine(ReportWriters.Table(r));
             Assert.Equal(1376, r.Frames);
             Assert.True(sw.Elapsed < TimeSpan.FromSeconds(60), $"took {sw.Elapsed}");
         }
