@@ -8,7 +8,10 @@ public static class CommandCatalog
     public static IEnumerable<Command> All()
     {
         yield return VersionCommand.Create();
+        yield return InspectCommand.Create();
+        yield return PredictCommand.Create();
         yield return EvaluateCommand.Create();
         yield return CompareCommand.Create();
+        yield return FlowCommand.Create();
     }
 }

@@ -1,0 +1,46 @@
+using Cmtm.IO;
+using Cmtm.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Cmtm.Inference;
+
+/// <summary>One frame's prediction at the frame's own size.</summary>
+public sealed class FramePrediction : IDisposable
+{
+    /// <summary>(2,H,W) float32 logits on the CPU (background, foreground).</summary>
+    public required Tensor Logits { get; init; }
+    /// <summary>H*W bytes, 1 = foreground (argmax of the logits).</summary>
+    public required byte[] Mask { get; init; }
+    public int Width { get; init; }
+    public int Height { get; init; }
+    public void Dispose() => Logits.Dispose();
+}
+
+/// <summary>Runs a loaded model on one (frame, flow image) pair in inference mode (no masking, no DropPath, no grad).</summary>
+public sealed class FramePredictor : IDisposable
+{
+    public VosModel Model { get; }
+    public Device Device { get; }
+
+    public FramePredictor(VosModel model, Device? device = null)
+    {
+        Model = model;
+        Device = device ?? CPU;
+        Model.eval();
+    }
+
+    public FramePrediction Predict(RgbImage image, RgbImage flow)
+    {
+        using var scope = NewDisposeScope();
+        using var mode = inference_mode();
+        var img = image.ToTensor(Device);
+        var flo = flow.ToTensor(Device);
+        var logits = Model.forward(img, flo)[0].cpu();
+        var mask = VosModel.ToMask(logits.unsqueeze(0))[0].to_type(ScalarType.Byte).contiguous();
+        var bytes = mask.data<byte>().ToArray();
+        return new FramePrediction { Logits = logits.MoveToOuterDisposeScope(), Mask = bytes, Width = image.Width, Height = image.Height };
+    }
+
+    public void Dispose() => Model.Dispose();
+}

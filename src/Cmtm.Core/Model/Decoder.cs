@@ -1,0 +1,137 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Cmtm.Model;
+
+/// <summary>FakeFlow's `Conv`: a conv (child `conv`), optionally followed by ReLU (`ConvRelu`).</summary>
+public sealed class ConvUnit : Module<Tensor, Tensor>
+{
+    private readonly Conv2d conv;
+    private readonly bool relu;
+
+    public ConvUnit(int cin, int cout, int kernel, int stride, int padding, bool relu) : base(relu ? "ConvRelu" : "Conv")
+    {
+        this.relu = relu;
+        conv = Conv2d(cin, cout, kernel, stride: stride, padding: padding);
+        register_module("conv", conv);
+        using var _ = no_grad();
+        init.kaiming_uniform_(conv.weight!);
+        init.zeros_(conv.bias!);
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        var y = conv.forward(x);
+        return relu ? y.relu_() : y;
+    }
+
+    public static ConvUnit Conv(int cin, int cout, int k, int s, int p) => new(cin, cout, k, s, p, relu: false);
+    public static ConvUnit ConvRelu(int cin, int cout, int k, int s, int p) => new(cin, cout, k, s, p, relu: true);
+}
+
+/// <summary>
+/// CBAM as in FakeFlow: conv1 (3x3), channel attention with a shared 2-layer 1x1 MLP over avg- and max-pooled
+/// features (no reduction), spatial attention from [channel mean, channel max] through 2->16->1 3x3 convs.
+/// </summary>
+public sealed class Cbam : Module<Tensor, Tensor>
+{
+    private readonly ConvUnit conv1;
+    private readonly Sequential conv2, conv3;
+
+    public Cbam(int c) : base("CBAM")
+    {
+        conv1 = ConvUnit.Conv(c, c, 3, 1, 1);
+        conv2 = Sequential(ConvUnit.ConvRelu(c, c, 1, 1, 0), ConvUnit.Conv(c, c, 1, 1, 0));
+        conv3 = Sequential(ConvUnit.ConvRelu(2, 16, 3, 1, 1), ConvUnit.Conv(16, 1, 3, 1, 1));
+        register_module("conv1", conv1);
+        register_module("conv2", conv2);
+        register_module("conv3", conv3);
+    }
+
+    public override Tensor forward(Tensor input)
+    {
+        using var scope = NewDisposeScope();
+        var x = conv1.forward(input);
+        var avg = functional.adaptive_avg_pool2d(x, 1);
+        var max = functional.adaptive_max_pool2d(x, new long[] { 1, 1 });
+        var c = (conv2.forward(avg) + conv2.forward(max)).sigmoid_();
+        x = x * c;
+        var pooled = cat(new[] { x.mean(new long[] { 1 }, keepdim: true), x.max(1, keepdim: true).values }, 1);
+        var s = conv3.forward(pooled).sigmoid_();
+        return (x * s).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>
+/// The FakeFlow decoder (element-wise sum fusion of the two streams at every scale, CBAM refinement,
+/// bicubic x2 up-sampling, 2-class predictor, bicubic x4 to the model resolution). With
+/// <c>modulated = true</c> (CMTM) it has `app_conv` / `mo_conv` 1x1 convs and takes the modulator's tokens
+/// in place of the stride-16 features.
+/// </summary>
+public sealed class FakeFlowDecoder : Module<Tensor, Tensor>
+{
+    private readonly ConvUnit conv1, blend1, conv2, blend2, conv3, blend3, conv4, blend4, predictor;
+    private readonly Cbam cbam1, cbam2, cbam3, cbam4;
+    private readonly ConvUnit? app_conv, mo_conv;
+
+    public FakeFlowDecoder(int[] dims, bool modulated) : base("Decoder")
+    {
+        conv1 = ConvUnit.ConvRelu(dims[3], 256, 1, 1, 0);
+        blend1 = ConvUnit.ConvRelu(256, 256, 3, 1, 1);
+        cbam1 = new Cbam(256);
+        conv2 = ConvUnit.ConvRelu(dims[2], 256, 1, 1, 0);
+        blend2 = ConvUnit.ConvRelu(512, 256, 3, 1, 1);
+        cbam2 = new Cbam(256);
+        conv3 = ConvUnit.ConvRelu(dims[1], 256, 1, 1, 0);
+        blend3 = ConvUnit.ConvRelu(512, 256, 3, 1, 1);
+        cbam3 = new Cbam(256);
+        conv4 = ConvUnit.ConvRelu(dims[0], 256, 1, 1, 0);
+        blend4 = ConvUnit.ConvRelu(512, 256, 3, 1, 1);
+        cbam4 = new Cbam(256);
+        predictor = ConvUnit.Conv(256, 2, 3, 1, 1);
+        foreach (var (name, m) in new (string, ConvUnit)[] { ("conv1", conv1), ("blend1", blend1) })
+            register_module(name, m);
+        register_module("cbam1", cbam1);
+        register_module("conv2", conv2); register_module("blend2", blend2); register_module("cbam2", cbam2);
+        register_module("conv3", conv3); register_module("blend3", blend3); register_module("cbam3", cbam3);
+        register_module("conv4", conv4); register_module("blend4", blend4); register_module("cbam4", cbam4);
+        register_module("predictor", predictor);
+        if (modulated)
+        {
+            app_conv = ConvUnit.Conv(dims[2], dims[2], 1, 1, 0);
+            mo_conv = ConvUnit.Conv(dims[2], dims[2], 1, 1, 0);
+            register_module("app_conv", app_conv);
+            register_module("mo_conv", mo_conv);
+        }
+    }
+
+    public static Tensor Up(Tensor x, int factor) =>
+        functional.interpolate(x, new[] { x.shape[2] * factor, x.shape[3] * factor }, mode: InterpolationMode.Bicubic, align_corners: false);
+
+    /// <summary>
+    /// app, mo: the four stage features of each stream. appS16/moS16: the stride-16 inputs of the skip path
+    /// (the encoder features for FakeFlow; the modulated token maps for CMTM). Returns (B,2,4*H4,4*W4) logits.
+    /// </summary>
+    public Tensor Forward(Tensor[] app, Tensor[] mo, Tensor? appS16 = null, Tensor? moS16 = null)
+    {
+        using var scope = NewDisposeScope();
+        var x = conv1.forward(app[3] + mo[3]);
+        x = cbam1.forward(blend1.forward(x));
+        var up = Up(x, 2);
+        Tensor skip16 = app_conv is null
+            ? conv2.forward(app[2] + mo[2])
+            : conv2.forward(app_conv.forward(appS16 ?? throw new ArgumentNullException(nameof(appS16)))
+                          + mo_conv!.forward(moS16 ?? throw new ArgumentNullException(nameof(moS16))));
+        x = cbam2.forward(blend2.forward(cat(new[] { skip16, up }, 1)));
+        up = Up(x, 2);
+        x = cbam3.forward(blend3.forward(cat(new[] { conv3.forward(app[1] + mo[1]), up }, 1)));
+        up = Up(x, 2);
+        x = cbam4.forward(blend4.forward(cat(new[] { conv4.forward(app[0] + mo[0]), up }, 1)));
+        var logits = Up(predictor.forward(x), 4);
+        return logits.MoveToOuterDisposeScope();
+    }
+
+    public override Tensor forward(Tensor x) => throw new InvalidOperationException("use Forward(app, mo, ...)");
+}

@@ -1,0 +1,137 @@
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Cmtm.Model;
+
+/// <summary>Intermediate results of one forward pass, captured on request (tests, visualisation).</summary>
+public sealed class VosTrace : IDisposable
+{
+    public Tensor? ImageResized, FlowResized, AppTokens, MoTokens, ModulatorOut, DecoderOut;
+    public Tensor[]? App, Mo;
+
+    /// <summary>A detached copy that outlives every dispose scope of the forward pass.</summary>
+    public static Tensor Keep(Tensor t) => t.detach().clone().DetachFromDisposeScope();
+
+    public void Dispose()
+    {
+        foreach (var t in new[] { ImageResized, FlowResized, AppTokens, MoTokens, ModulatorOut, DecoderOut }) t?.Dispose();
+        foreach (var t in (App ?? Array.Empty<Tensor>()).Concat(Mo ?? Array.Empty<Tensor>())) t.Dispose();
+    }
+}
+
+/// <summary>
+/// The `vos` module of the official code: two independent MiT encoders (`app_encoder` for RGB frames,
+/// `mo_encoder` for flow images), the CMTM `modulator` (CMTM only) and the FakeFlow `decoder`.
+/// Works at the model resolution: inputs (B,3,R,R) in [0,1], output logits (B,2,R,R).
+/// </summary>
+public sealed class VosNet : Module<Tensor, Tensor, Tensor>
+{
+    private readonly StreamEncoder app_encoder, mo_encoder;
+    private readonly Modulator? modulator;
+    private readonly FakeFlowDecoder decoder;
+    public ModelConfig Config { get; }
+    public Modulator? Modulator => modulator;
+
+    public VosNet(ModelConfig cfg) : base("VOS")
+    {
+        Config = cfg;
+        app_encoder = new StreamEncoder(cfg.Backbone, cfg.DropPathRate);
+        mo_encoder = new StreamEncoder(cfg.Backbone, cfg.DropPathRate);
+        register_module("app_encoder", app_encoder);
+        register_module("mo_encoder", mo_encoder);
+        if (cfg.Architecture == Architecture.Cmtm)
+        {
+            modulator = new Modulator(cfg.ModulatorDim, cfg.TokensPerModality, cfg.Modulator);
+            register_module("modulator", modulator);
+        }
+        decoder = new FakeFlowDecoder(cfg.Backbone.Dims, modulated: modulator != null);
+        register_module("decoder", decoder);
+    }
+
+    public override Tensor forward(Tensor image, Tensor flow) => Forward(image, flow, null);
+
+    public Tensor Forward(Tensor image, Tensor flow, VosTrace? trace)
+    {
+        var app = app_encoder.forward(image);
+        var mo = mo_encoder.forward(flow);
+        try
+        {
+            if (trace != null) { trace.App = app.Select(VosTrace.Keep).ToArray(); trace.Mo = mo.Select(VosTrace.Keep).ToArray(); }
+            if (modulator == null) return Keep(trace, decoder.Forward(app, mo), t => trace!.DecoderOut = t);
+
+            using var scope = NewDisposeScope();
+            long b = image.shape[0], c = app[2].shape[1], g = app[2].shape[2], w = app[2].shape[3], n = g * w;
+            var appTokens = app[2].flatten(2).transpose(1, 2);
+            var moTokens = mo[2].flatten(2).transpose(1, 2);
+            var recon = modulator.forward(appTokens, moTokens);
+            if (trace != null)
+            {
+                trace.AppTokens = VosTrace.Keep(appTokens);
+                trace.MoTokens = VosTrace.Keep(moTokens);
+                trace.ModulatorOut = VosTrace.Keep(recon);
+            }
+            var appMap = recon.narrow(1, 0, n).transpose(1, 2).reshape(b, c, g, w);
+            var moMap = recon.narrow(1, n, n).transpose(1, 2).reshape(b, c, g, w);
+            var logits = decoder.Forward(app, mo, appMap, moMap).MoveToOuterDisposeScope();
+            return Keep(trace, logits, t => trace!.DecoderOut = t);
+        }
+        finally
+        {
+            foreach (var t in app.Concat(mo)) t.Dispose();
+        }
+    }
+
+    private static Tensor Keep(VosTrace? trace, Tensor t, Action<Tensor> store)
+    {
+        if (trace != null) store(VosTrace.Keep(t));
+        return t;
+    }
+}
+
+/// <summary>
+/// The complete segmentation model (CMTM or FakeFlow). Its single child `vos` carries the official names, so an
+/// official checkpoint loads by name. <see cref="forward"/> takes frames of any size: image and flow are resized
+/// to the model resolution (torch bicubic, align_corners false), and the logits are resized back to the image size.
+/// </summary>
+public sealed class VosModel : Module<Tensor, Tensor, Tensor>
+{
+    private readonly VosNet vos;
+    public ModelConfig Config { get; }
+    public VosNet Net => vos;
+    public Modulator? Modulator => vos.Modulator;
+
+    static VosModel() => Runtime.TorchRuntime.EnsureInitialized();
+
+    public VosModel(ModelConfig config) : base(config.Architecture == Architecture.Cmtm ? "CMTM" : "FakeFlow")
+    {
+        config.Validate();
+        Config = config;
+        vos = new VosNet(config);
+        register_module("vos", vos);
+    }
+
+    /// <summary>image (B,3,H,W) and flow (B,3,H',W') RGB in [0,1] -> logits (B,2,H,W) (background, foreground).</summary>
+    public override Tensor forward(Tensor image, Tensor flow) => Forward(image, flow, null);
+
+    public Tensor Forward(Tensor image, Tensor flow, VosTrace? trace)
+    {
+        if (image.dim() != 4 || image.shape[1] != 3) throw new ArgumentException($"image must be (B,3,H,W), got ({string.Join(",", image.shape)})");
+        if (flow.dim() != 4 || flow.shape[1] != 3) throw new ArgumentException($"flow must be (B,3,H,W), got ({string.Join(",", flow.shape)})");
+        using var scope = NewDisposeScope();
+        long h = image.shape[2], w = image.shape[3];
+        var img = ResizeTo(image, Config.Resolution, Config.Resolution);
+        var flo = ResizeTo(flow, Config.Resolution, Config.Resolution);
+        if (trace != null) { trace.ImageResized = VosTrace.Keep(img); trace.FlowResized = VosTrace.Keep(flo); }
+        var logits = vos.Forward(img, flo, trace);
+        return ResizeTo(logits, h, w).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>torch bicubic resize (A = -0.75, align_corners false); an exact copy when the size already matches.</summary>
+    public static Tensor ResizeTo(Tensor x, long h, long w) =>
+        x.shape[2] == h && x.shape[3] == w ? x.alias()
+        : functional.interpolate(x, new[] { h, w }, mode: InterpolationMode.Bicubic, align_corners: false);
+
+    /// <summary>Hard mask (B,H,W) int64 in {0,1}: argmax over the two classes (foreground where logit1 &gt; logit0).</summary>
+    public static Tensor ToMask(Tensor logits) => logits.argmax(1);
+}
