@@ -30,7 +30,7 @@ public static class EvaluateCommand
         {
             var report = Run(p.GetValue(dataset)!, p.GetValue(root)!, p.GetValue(results)!, p.GetValue(split)!, p.GetValue(threads));
             Console.Out.Write(ReportWriters.Table(report));
-            Console.Out.WriteLine($"{report.Frames} frames scored in {report.Seconds:0.00} s ({report.Dataset}, {Evaluator.ProtocolDescription(report.Protocol)})");
+            Console.Out.WriteLine($"{report.Dataset}: {report.Frames} frames scored in {report.Seconds:0.00} s; {Evaluator.ProtocolDescription(report.Protocol)}");
             var jsonPath = p.GetValue(json);
             var csvPath = p.GetValue(csv);
             var plotPath = p.GetValue(plot) ?? (jsonPath != null ? Path.ChangeExtension(jsonPath, ".png") : null);

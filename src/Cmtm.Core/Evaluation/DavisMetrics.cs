@@ -21,6 +21,7 @@ public static class DavisMetrics
         return Iou(gt.Data, pred.Data);
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static double Iou(ReadOnlySpan<byte> g, ReadOnlySpan<byte> p)
     {
         long inter = 0, union = 0;
@@ -56,9 +57,11 @@ public static class DavisMetrics
         return b;
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static long Seg2Bmap(ReadOnlySpan<byte> seg, int w, int h, Span<byte> b)
     {
-        long count = 0;
+        var one = System.Numerics.Vector<byte>.One;
+        var vc = System.Numerics.Vector<byte>.Count;
         for (var y = 0; y < h; y++)
         {
             var row = seg.Slice(y * w, w);
@@ -66,29 +69,49 @@ public static class DavisMetrics
             if (y < h - 1)
             {
                 var next = seg.Slice((y + 1) * w, w);
-                for (var x = 0; x < w - 1; x++)
+                var x = 0;
+                if (System.Numerics.Vector.IsHardwareAccelerated)
+                    for (; x + vc <= w - 1; x += vc)
+                    {
+                        var s0 = System.Numerics.Vector.Min(new System.Numerics.Vector<byte>(row[x..]), one);
+                        var e = System.Numerics.Vector.Min(new System.Numerics.Vector<byte>(row[(x + 1)..]), one);
+                        var so = System.Numerics.Vector.Min(new System.Numerics.Vector<byte>(next[x..]), one);
+                        var se = System.Numerics.Vector.Min(new System.Numerics.Vector<byte>(next[(x + 1)..]), one);
+                        ((s0 ^ e) | (s0 ^ so) | (s0 ^ se)).CopyTo(outRow[x..]);
+                    }
+                for (; x < w - 1; x++)
                 {
-                    var s = row[x] != 0;
-                    var v = (s ^ (row[x + 1] != 0)) | (s ^ (next[x] != 0)) | (s ^ (next[x + 1] != 0));
+                    var s0 = row[x] != 0;
+                    var v = (s0 ^ (row[x + 1] != 0)) | (s0 ^ (next[x] != 0)) | (s0 ^ (next[x + 1] != 0));
                     outRow[x] = v ? (byte)1 : (byte)0;
-                    count += outRow[x];
                 }
                 // last column: seg ^ south
                 outRow[w - 1] = (row[w - 1] != 0) ^ (next[w - 1] != 0) ? (byte)1 : (byte)0;
-                count += outRow[w - 1];
             }
             else
             {
                 // last row: seg ^ east
                 for (var x = 0; x < w - 1; x++)
-                {
                     outRow[x] = (row[x] != 0) ^ (row[x + 1] != 0) ? (byte)1 : (byte)0;
-                    count += outRow[x];
-                }
                 outRow[w - 1] = 0; // bottom-right pixel
             }
         }
-        return count;
+        return CountNonzero(b[..(w * h)]);
+    }
+
+    private static long CountNonzero(ReadOnlySpan<byte> b)
+    {
+        long n = 0;
+        var i = 0;
+        while ((i = IndexOfNonzero(b, i)) >= 0) { n++; i++; }
+        return n;
+    }
+
+    private static int IndexOfNonzero(ReadOnlySpan<byte> b, int from)
+    {
+        if (from >= b.Length) return -1;
+        var k = b[from..].IndexOfAnyExcept((byte)0);
+        return k < 0 ? -1 : from + k;
     }
 
     /// <summary>Half widths of the skimage disk(r) rows: row dy spans dx in [-hw[|dy|], hw[|dy|]] (dx^2 + dy^2 &lt;= r^2).</summary>
@@ -125,27 +148,24 @@ public static class DavisMetrics
         var boundPix = BoundPix(h, w, boundTh);
         var n = w * h;
         var pool = ArrayPool<byte>.Shared;
-        var ipool = ArrayPool<int>.Shared;
         var gtB = pool.Rent(n);
         var fgB = pool.Rent(n);
-        var stride = w + 1;
-        var gtPre = ipool.Rent(h * stride);
-        var fgPre = ipool.Rent(h * stride);
         try
         {
-            var nGt = Seg2Bmap(gt, w, h, gtB);
-            var nFg = Seg2Bmap(pred, w, h, fgB);
+            Seg2Bmap(gt, w, h, gtB);
+            Seg2Bmap(pred, w, h, fgB);
+            var gtRows = new SparseRows(gtB, w, h);
+            var fgRows = new SparseRows(fgB, w, h);
+            long nGt = gtRows.Count, nFg = fgRows.Count;
             double precision, recall;
             if (nFg == 0 && nGt > 0) { precision = 1; recall = 0; }
             else if (nFg > 0 && nGt == 0) { precision = 0; recall = 1; }
             else if (nFg == 0 && nGt == 0) { precision = 1; recall = 1; }
             else
             {
-                RowPrefix(gtB, w, h, gtPre);
-                RowPrefix(fgB, w, h, fgPre);
                 var hw = DiskHalfWidths(boundPix);
-                long fgMatch = CountMatched(fgB, gtPre, w, h, hw);
-                long gtMatch = CountMatched(gtB, fgPre, w, h, hw);
+                long fgMatch = CountMatched(fgRows, gtRows, h, hw);
+                long gtMatch = CountMatched(gtRows, fgRows, h, hw);
                 precision = fgMatch / (double)nFg;
                 recall = gtMatch / (double)nGt;
             }
@@ -156,49 +176,60 @@ public static class DavisMetrics
         {
             pool.Return(gtB);
             pool.Return(fgB);
-            ipool.Return(gtPre);
-            ipool.Return(fgPre);
         }
     }
 
-    private static void RowPrefix(byte[] b, int w, int h, int[] pre)
+    /// <summary>The set pixels of a 0/1 map as sorted column lists per row (CSR layout).</summary>
+    private sealed class SparseRows
     {
-        var stride = w + 1;
-        for (var y = 0; y < h; y++)
+        public readonly int[] RowStart;
+        public readonly int[] Xs;
+        public int Count => Xs.Length;
+
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+        public SparseRows(byte[] map, int w, int h)
         {
-            var o = y * stride;
-            var s = 0;
-            pre[o] = 0;
-            var row = y * w;
-            for (var x = 0; x < w; x++)
+            RowStart = new int[h + 1];
+            var xs = new List<int>();
+            for (var y = 0; y < h; y++)
             {
-                s += b[row + x];
-                pre[o + x + 1] = s;
+                RowStart[y] = xs.Count;
+                var row = map.AsSpan(y * w, w);
+                var x = 0;
+                while ((x = IndexOfNonzero(row, x)) >= 0) { xs.Add(x); x++; }
             }
+            RowStart[h] = xs.Count;
+            Xs = xs.ToArray();
         }
+
+        public ReadOnlySpan<int> Row(int y) => Xs.AsSpan(RowStart[y], RowStart[y + 1] - RowStart[y]);
     }
 
-    /// <summary>Counts pixels set in <paramref name="a"/> that have a set pixel of the other map (given by its row prefix sums) within the disk.</summary>
-    private static long CountMatched(byte[] a, int[] otherPre, int w, int h, int[] hw)
+    /// <summary>
+    /// Counts pixels of <paramref name="a"/> that have a pixel of <paramref name="other"/> inside the skimage disk
+    /// around them, i.e. |a AND cv2.dilate(other, disk)|: per disk row, a binary search in the other map's row.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private static long CountMatched(SparseRows a, SparseRows other, int h, int[] hw)
     {
         var r = hw.Length - 1;
-        var stride = w + 1;
         long matched = 0;
         for (var y = 0; y < h; y++)
         {
-            var row = y * w;
+            var xsA = a.Row(y);
+            if (xsA.IsEmpty) continue;
             var y0 = Math.Max(0, y - r);
             var y1 = Math.Min(h - 1, y + r);
-            for (var x = 0; x < w; x++)
+            foreach (var x in xsA)
             {
-                if (a[row + x] == 0) continue;
                 for (var yy = y0; yy <= y1; yy++)
                 {
+                    var xsB = other.Row(yy);
+                    if (xsB.IsEmpty) continue;
                     var k = hw[Math.Abs(yy - y)];
-                    var x0 = Math.Max(0, x - k);
-                    var x1 = Math.Min(w - 1, x + k);
-                    var o = yy * stride;
-                    if (otherPre[o + x1 + 1] - otherPre[o + x0] > 0) { matched++; break; }
+                    var lo = xsB.BinarySearch(x - k);
+                    if (lo < 0) lo = ~lo;
+                    if (lo < xsB.Length && xsB[lo] <= x + k) { matched++; break; }
                 }
             }
         }

@@ -77,16 +77,17 @@ public static class Evaluator
         var po = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.MaxParallelism), CancellationToken = options.Cancellation };
         try
         {
-            Parallel.For(0, tasks.Count, po, t =>
+            // Each worker keeps its last two masks and decodes the next frames into them (no large allocations per frame).
+            Parallel.For(0, tasks.Count, po, () => new Scratch(), (t, _, scratch) =>
             {
                 var (s, i) = tasks[t];
                 var seq = dataset.Sequences[s];
                 var frame = annotatedFrames[s][i];
-                var gt = PngMask.Read(frame.Annotation!, dataset.AnnotationRule);
+                var gt = scratch.Gt = PngMask.Read(frame.Annotation!, dataset.AnnotationRule, scratch.Gt);
                 FrameScore score;
                 if (protocol == EvaluationProtocol.Davis2016)
                 {
-                    var pred = results.Load(seq, frame, gt);
+                    var pred = scratch.Pred = results.Load(seq, frame, gt, scratch.Pred);
                     var j = DavisMetrics.Iou(gt, pred);
                     var f = DavisMetrics.Boundary(gt, pred, options.BoundTh).F;
                     score = new FrameScore(frame.Name, j, f, true);
@@ -95,7 +96,7 @@ public static class Evaluator
                     score = new FrameScore(frame.Name, double.NaN, double.NaN, false);
                 else
                 {
-                    var pred = results.Load(seq, frame, gt);
+                    var pred = scratch.Pred = results.Load(seq, frame, gt, scratch.Pred);
                     score = new FrameScore(frame.Name, DavisMetrics.Iou(gt, pred), double.NaN, true);
                 }
                 perSeq[s][i] = score;
@@ -107,7 +108,8 @@ public static class Evaluator
                             lastReport = sw.Elapsed;
                             options.Progress(new EvaluationProgress(d, tasks.Count, sw.Elapsed.TotalSeconds));
                         }
-            });
+                return scratch;
+            }, _ => { });
         }
         catch (AggregateException ae)
         {
@@ -176,6 +178,11 @@ public static class Evaluator
         m["J-Mean"] = valid.Length == 0 ? double.NaN : valid.Sum() / valid.Length;
         return m;
     }
+}
+
+internal sealed class Scratch
+{
+    public BinaryMask? Gt, Pred;
 }
 
 /// <summary>Scores of one annotated frame; <see cref="Valid"/> is false for frames the protocol skips (F is NaN under the IoU protocol).</summary>

@@ -21,6 +21,12 @@ public interface IResultsProvider
     /// (a <see cref="CmtmException"/> naming the result otherwise).
     /// </summary>
     BinaryMask Load(SequenceRecord sequence, FrameRecord frame, BinaryMask groundTruth);
+
+    /// <summary>
+    /// As <see cref="Load(SequenceRecord, FrameRecord, BinaryMask)"/>, but may overwrite and return
+    /// <paramref name="reuse"/> (a mask from an earlier call on the same thread that the caller no longer needs).
+    /// </summary>
+    BinaryMask Load(SequenceRecord sequence, FrameRecord frame, BinaryMask groundTruth, BinaryMask? reuse) => Load(sequence, frame, groundTruth);
 }
 
 /// <summary>
@@ -63,13 +69,39 @@ public sealed class ResultsFolder : IResultsProvider
         }
     }
 
-    public BinaryMask Load(SequenceRecord sequence, FrameRecord frame, BinaryMask groundTruth)
+    public BinaryMask Load(SequenceRecord sequence, FrameRecord frame, BinaryMask groundTruth) => Load(sequence, frame, groundTruth, null);
+
+    public BinaryMask Load(SequenceRecord sequence, FrameRecord frame, BinaryMask groundTruth, BinaryMask? reuse)
     {
         var p = PathOf(sequence, frame);
         if (!File.Exists(p)) throw new CmtmException(p, $"missing result frame {frame.Name} of sequence '{sequence.Name}'");
-        var m = PngMask.Read(p, MaskRule.Nonzero);
+        var m = PngMask.Read(p, MaskRule.Nonzero, reuse);
         if (m.Width != groundTruth.Width || m.Height != groundTruth.Height)
-            throw new CmtmException(p, $"result is {m.SizeText} but the annotation {frame.Annotation} is {groundTruth.SizeText}");
+        {
+            var hint = m.Width == 512 && m.Height == 512
+                ? " (the official run.py writes FBMS / YouTube-Objects / Long-Videos results at its 512x512 model resolution; CMTM.NET scores at the annotation's resolution, so resize the results to the annotation size first)"
+                : "";
+            throw new CmtmException(p, $"result is {m.SizeText} but the annotation {frame.Annotation} is {groundTruth.SizeText}{hint}");
+        }
+        return m;
+    }
+}
+
+/// <summary>
+/// Results computed on the fly (e.g. by running a model): <c>predict(sequence, frame, groundTruth)</c> returns the
+/// mask of an annotated frame at the ground truth's size. Must be thread-safe, or evaluate with MaxParallelism 1.
+/// </summary>
+public sealed class DelegateResultsProvider(string description, Func<SequenceRecord, FrameRecord, BinaryMask, BinaryMask> predict) : IResultsProvider
+{
+    public string Description => description;
+
+    public void Validate(DatasetRecord dataset) { }
+
+    public BinaryMask Load(SequenceRecord sequence, FrameRecord frame, BinaryMask groundTruth)
+    {
+        var m = predict(sequence, frame, groundTruth);
+        if (m.Width != groundTruth.Width || m.Height != groundTruth.Height)
+            throw new CmtmException($"{description}/{sequence.Name}/{frame.Name}", $"predicted mask is {m.SizeText} but the annotation is {groundTruth.SizeText}");
         return m;
     }
 }

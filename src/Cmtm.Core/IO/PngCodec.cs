@@ -34,7 +34,94 @@ public static class PngCodec
     }
 
     /// <summary>Decodes PNG bytes; <paramref name="name"/> is used in error messages.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static PngImage Decode(ReadOnlySpan<byte> data, string name = "<png>")
+    {
+        var png = Inflate(data, name);
+        try
+        {
+            var samples = new ushort[(long)png.Width * png.Height * png.Channels];
+            var offset = 0;
+            foreach (var p in png.Passes)
+            {
+                var (pw, ph) = PassSize(p, png.Width, png.Height);
+                if (pw == 0 || ph == 0) continue;
+                var rowBytes = RowBytes(pw, png.BitsPerPixel);
+                for (var r = 0; r < ph; r++)
+                {
+                    var cur = png.UnfilterRow(offset, rowBytes, r);
+                    offset += 1 + rowBytes;
+                    ExtractRow(cur, samples, p.Y0 + r * p.DY, p.X0, p.DX, pw, png.Width, png.Channels, png.BitDepth);
+                }
+            }
+            return new PngImage(png.Width, png.Height, png.ColorType, png.BitDepth, png.Interlaced, samples, png.Palette);
+        }
+        finally { png.Dispose(); }
+    }
+
+    /// <summary>
+    /// Fast path for masks: non-interlaced single-channel images of depth &lt;= 8 are mapped through a 256-entry
+    /// lookup table (built by <paramref name="lut"/> from colour type, bit depth and palette) straight from the
+    /// unfiltered rows. Returns null for other formats (callers fall back to <see cref="Decode"/>).
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    internal static BinaryMask? TryDecodeMask(ReadOnlySpan<byte> data, string name, Func<PngColorType, int, byte[], byte[]> lut, BinaryMask? reuse = null)
+    {
+        var png = Inflate(data, name);
+        try
+        {
+            if (png.Interlaced || png.Channels != 1 || png.BitDepth > 8) return null;
+            var table = lut(png.ColorType, png.BitDepth, png.Palette);
+            var w = png.Width;
+            var mask = reuse != null && reuse.Width == w && reuse.Height == png.Height ? reuse.Data : new byte[(long)w * png.Height];
+            var rowBytes = RowBytes(w, png.BitsPerPixel);
+            var depth = png.BitDepth;
+            for (var y = 0; y < png.Height; y++)
+            {
+                var cur = png.UnfilterRow(y * (1 + rowBytes), rowBytes, y);
+                var dst = mask.AsSpan(y * w, w);
+                if (depth == 8)
+                    for (var x = 0; x < w; x++) dst[x] = table[cur[x]];
+                else
+                {
+                    var m = (1 << depth) - 1;
+                    var perByte = 8 / depth;
+                    for (var x = 0; x < w; x++)
+                        dst[x] = table[(cur[x / perByte] >> (8 - depth * (x % perByte + 1))) & m];
+                }
+            }
+            return ReferenceEquals(mask, reuse?.Data) ? reuse : new BinaryMask(w, png.Height, mask);
+        }
+        finally { png.Dispose(); }
+    }
+
+    /// <summary>Header fields plus the inflated (still filtered) scanlines in a pooled buffer.</summary>
+    private sealed class RawPng : IDisposable
+    {
+        public required int Width, Height, BitDepth;
+        public required PngColorType ColorType;
+        public required bool Interlaced;
+        public required byte[] Palette;
+        public required byte[] Raw;
+        public required string Name;
+        public int Channels => PngImage.ChannelsOf(ColorType);
+        public int BitsPerPixel => Channels * BitDepth;
+        public Pass[] Passes => Interlaced ? Adam7 : NoInterlace;
+        private int _prevOffset = -1, _prevLength;
+
+        /// <summary>Unfilters, in place, the row whose filter byte is at <paramref name="offset"/>; rows must be visited in order, the first row of each pass with <paramref name="rowInPass"/> 0.</summary>
+        public Span<byte> UnfilterRow(int offset, int rowBytes, int rowInPass)
+        {
+            var cur = Raw.AsSpan(offset + 1, rowBytes);
+            var prev = rowInPass == 0 ? Span<byte>.Empty : Raw.AsSpan(offset + 1 - (1 + rowBytes), rowBytes);
+            Unfilter(Raw[offset], cur, prev, Math.Max(1, BitsPerPixel / 8), Name, rowInPass);
+            return cur;
+        }
+
+        public void Dispose() => System.Buffers.ArrayPool<byte>.Shared.Return(Raw);
+    }
+
+    private static RawPng Inflate(ReadOnlySpan<byte> data, string name)
     {
         if (data.Length < 8 || !data[..8].SequenceEqual(Signature))
             throw new CmtmException(name, "not a PNG file (bad signature)");
@@ -120,7 +207,6 @@ public static class PngCodec
 
         var channels = PngImage.ChannelsOf(colorType);
         var bitsPerPixel = channels * bitDepth;
-        var filterBpp = Math.Max(1, bitsPerPixel / 8);
         var passes = interlaced ? Adam7 : NoInterlace;
         long expected = 0;
         foreach (var p in passes)
@@ -129,39 +215,29 @@ public static class PngCodec
             if (pw > 0 && ph > 0) expected += (long)ph * (1 + RowBytes(pw, bitsPerPixel));
         }
         if (expected > int.MaxValue) throw new CmtmException(name, $"image too large ({width}x{height})");
-        var raw = new byte[expected];
+        var raw = System.Buffers.ArrayPool<byte>.Shared.Rent((int)expected);
         idat.Position = 0;
         int got;
         try
         {
             using var z = new ZLibStream(idat, CompressionMode.Decompress, leaveOpen: true);
-            got = z.ReadAtLeast(raw, raw.Length, throwOnEndOfStream: false);
+            got = z.ReadAtLeast(raw.AsSpan(0, (int)expected), (int)expected, throwOnEndOfStream: false);
         }
-        catch (InvalidDataException e) { throw new CmtmException(name, $"corrupt image data (zlib: {e.Message})", e); }
-        if (got < raw.Length)
-            throw new CmtmException(name, $"truncated image data ({got} of {raw.Length} bytes after inflating IDAT)");
-
-        var samples = new ushort[(long)width * height * channels];
-        var offset = 0;
-        foreach (var p in passes)
+        catch (InvalidDataException e)
         {
-            var (pw, ph) = PassSize(p, width, height);
-            if (pw == 0 || ph == 0) continue;
-            var rowBytes = RowBytes(pw, bitsPerPixel);
-            var prev = new byte[rowBytes];
-            var cur = new byte[rowBytes];
-            for (var r = 0; r < ph; r++)
-            {
-                var filter = raw[offset];
-                raw.AsSpan(offset + 1, rowBytes).CopyTo(cur);
-                offset += 1 + rowBytes;
-                Unfilter(filter, cur, prev, filterBpp, name, r);
-                var y = p.Y0 + r * p.DY;
-                ExtractRow(cur, samples, y, p.X0, p.DX, pw, width, channels, bitDepth);
-                (prev, cur) = (cur, prev);
-            }
+            System.Buffers.ArrayPool<byte>.Shared.Return(raw);
+            throw new CmtmException(name, $"corrupt image data (zlib: {e.Message})", e);
         }
-        return new PngImage(width, height, colorType, bitDepth, interlaced, samples, palette);
+        if (got < expected)
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(raw);
+            throw new CmtmException(name, $"truncated image data ({got} of {expected} bytes after inflating IDAT)");
+        }
+        return new RawPng
+        {
+            Width = width, Height = height, BitDepth = bitDepth, ColorType = colorType, Interlaced = interlaced,
+            Palette = palette, Raw = raw, Name = name,
+        };
     }
 
     private readonly record struct Pass(int X0, int Y0, int DX, int DY);
@@ -177,6 +253,7 @@ public static class PngCodec
 
     private static int RowBytes(int pixels, int bitsPerPixel) => (int)(((long)pixels * bitsPerPixel + 7) / 8);
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static void Unfilter(byte filter, Span<byte> cur, ReadOnlySpan<byte> prev, int bpp, string name, int row)
     {
         switch (filter)
@@ -186,7 +263,14 @@ public static class PngCodec
                 for (var i = bpp; i < cur.Length; i++) cur[i] += cur[i - bpp];
                 return;
             case 2:
+                if (prev.IsEmpty) return;
                 for (var i = 0; i < cur.Length; i++) cur[i] += prev[i];
+                return;
+            case 3 when prev.IsEmpty:
+                for (var i = bpp; i < cur.Length; i++) cur[i] += (byte)(cur[i - bpp] >> 1);
+                return;
+            case 4 when prev.IsEmpty: // Paeth with a zero row above is Sub
+                for (var i = bpp; i < cur.Length; i++) cur[i] += cur[i - bpp];
                 return;
             case 3:
                 for (var i = 0; i < cur.Length; i++)
@@ -207,6 +291,7 @@ public static class PngCodec
         return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static void ExtractRow(ReadOnlySpan<byte> row, ushort[] samples, int y, int x0, int dx, int count, int width, int channels, int bitDepth)
     {
         long baseIndex = (long)y * width;
@@ -297,6 +382,7 @@ public static class PngCodec
     /// <paramref name="filterCycle"/> false uses filter 0 (None) on every row; true cycles 0..4 by row (used by the
     /// tests to exercise every filter).
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static byte[] Encode(PngImage image, bool filterCycle = false)
     {
         var channels = image.Channels;
@@ -405,6 +491,7 @@ public static class PngCodec
             return t;
         }
 
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
         public static uint Append(uint crc, ReadOnlySpan<byte> data)
         {
             foreach (var b in data) crc = Table[(crc ^ b) & 0xFF] ^ (crc >> 8);

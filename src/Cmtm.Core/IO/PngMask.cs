@@ -51,9 +51,45 @@ public enum MaskRule
 
 public static class PngMask
 {
-    /// <summary>Reads a PNG and converts it to a binary mask with <paramref name="rule"/>.</summary>
-    public static BinaryMask Read(string path, MaskRule rule = MaskRule.Nonzero) => ToMask(PngCodec.Read(path), rule);
+    /// <summary>
+    /// Reads a PNG and converts it to a binary mask with <paramref name="rule"/>. When <paramref name="reuse"/> has
+    /// the image's size its buffer is overwritten and it is returned (avoids large allocations in scoring loops).
+    /// </summary>
+    public static BinaryMask Read(string path, MaskRule rule = MaskRule.Nonzero, BinaryMask? reuse = null)
+    {
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(path); }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { throw new CmtmException(path, "file not found"); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CmtmException(path, $"cannot read file ({e.Message})", e); }
+        return Decode(bytes, path, rule, reuse);
+    }
 
+    /// <summary>Decodes PNG bytes to a mask (fast path for single-channel images of depth &lt;= 8, the usual mask formats).</summary>
+    public static BinaryMask Decode(ReadOnlySpan<byte> png, string name, MaskRule rule = MaskRule.Nonzero, BinaryMask? reuse = null) =>
+        PngCodec.TryDecodeMask(png, name, (ct, depth, pal) => Lut(ct, depth, pal, rule), reuse) ?? ToMask(PngCodec.Decode(png, name), rule);
+
+    /// <summary>Foreground lookup table over the 256 possible raw values of a single-channel image of depth &lt;= 8.</summary>
+    internal static byte[] Lut(PngColorType ct, int bitDepth, byte[] palette, MaskRule rule)
+    {
+        var lut = new byte[256];
+        for (var v = 0; v < 256; v++)
+        {
+            bool fg;
+            if (ct == PngColorType.Palette)
+                fg = rule switch
+                {
+                    MaskRule.ObjectIds => v != 0 && v != 255,
+                    MaskRule.Luminance => 3 * v + 2 < palette.Length && Luma(palette[3 * v], palette[3 * v + 1], palette[3 * v + 2]) > 127,
+                    _ => v != 0,
+                };
+            else
+                fg = rule == MaskRule.Luminance ? v < 1 << bitDepth && To8Bit(v, bitDepth) > 127 : v != 0;
+            lut[v] = fg ? (byte)1 : (byte)0;
+        }
+        return lut;
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static BinaryMask ToMask(PngImage img, MaskRule rule)
     {
         var n = (long)img.Width * img.Height;
