@@ -11,6 +11,7 @@ public static class CommandCatalog
         yield return InspectCommand.Create();
         yield return PredictCommand.Create();
         yield return SegmentCommand.Create();
+        yield return BenchCommand.Create();
         yield return EvaluateCommand.Create();
         yield return CompareCommand.Create();
         yield return FlowCommand.Create();
