@@ -8,6 +8,12 @@ public static class CommandCatalog
     public static IEnumerable<Command> All()
     {
         yield return VersionCommand.Create();
+        yield return InspectCommand.Create();
+        yield return PredictCommand.Create();
+        yield return SegmentCommand.Create();
+        yield return EvaluateCommand.Create();
+        yield return CompareCommand.Create();
+        yield return FlowCommand.Create();
         yield return SynthCommand.Create();
         yield return TrainCommand.Create();
     }

@@ -59,7 +59,6 @@ public static class Npy
         var shapeText = Regex.Match(header, @"'shape'\s*:\s*\(([^)]*)\)");
         if (descr.Length == 0 || fortran.Length == 0 || !shapeText.Success)
             throw new CmtmException(path, "malformed .npy header");
-        if (fortran == "True") throw new CmtmException(path, "Fortran-ordered .npy arrays are not supported");
         var shape = shapeText.Groups[1].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
             .Select(long.Parse).ToArray();
         var (type, size) = FromDescr(descr, path);
@@ -67,10 +66,15 @@ public static class Npy
         int dataStart = headerStart + headerLen;
         if (dataStart + count * size > bytes.Length)
             throw new CmtmException(path, $"data shorter than shape ({string.Join("x", shape)}) requires");
-        var t = empty(shape, dtype: type);
+        bool fortranOrder = fortran == "True";
+        // Fortran order = C order of the reversed shape, transposed back
+        var stored = fortranOrder ? shape.Reverse().ToArray() : shape;
+        var t = empty(stored, dtype: type);
         if (count > 0)
             t.bytes = bytes.AsSpan(dataStart, checked((int)(count * size)));
-        return t;
+        if (!fortranOrder || shape.Length < 2) return t;
+        using (t)
+            return t.permute(Enumerable.Range(0, shape.Length).Reverse().Select(i => (long)i).ToArray()).contiguous();
     }
 
     /// <summary>Writes a tensor (any device; copied to CPU, made contiguous) as a .npy file, atomically.</summary>

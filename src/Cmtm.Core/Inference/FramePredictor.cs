@@ -32,14 +32,36 @@ public sealed class FramePredictor : IDisposable
 
     public FramePrediction Predict(RgbImage image, RgbImage flow)
     {
+        using var img = image.ToTensor(Device);
+        using var flo = flow.ToTensor(Device);
+        return Predict(img, flo, image.Width, image.Height);
+    }
+
+    public FramePrediction Predict(RgbFrame image, RgbFrame flow)
+    {
+        using var img = ToUnit(image);
+        using var flo = ToUnit(flow);
+        return Predict(img, flo, image.Width, image.Height);
+    }
+
+    /// <summary>(1,3,H,W) float32 in [0,1] on the device: byte / 255f, as the official ToTensor.</summary>
+    private Tensor ToUnit(RgbFrame f)
+    {
+        using var t255 = f.ToTensor255();
+        var unit = t255.div(255f);
+        if (Device.type == DeviceType.CPU) return unit;
+        using (unit) return unit.to(Device);
+    }
+
+    /// <summary>image, flow: (1,3,H,W) float in [0,1] on the predictor's device.</summary>
+    public FramePrediction Predict(Tensor img, Tensor flo, int width, int height)
+    {
         using var scope = NewDisposeScope();
         using var mode = inference_mode();
-        var img = image.ToTensor(Device);
-        var flo = flow.ToTensor(Device);
         var logits = Model.forward(img, flo)[0].cpu();
         var mask = VosModel.ToMask(logits.unsqueeze(0))[0].to_type(ScalarType.Byte).contiguous();
         var bytes = mask.data<byte>().ToArray();
-        return new FramePrediction { Logits = logits.MoveToOuterDisposeScope(), Mask = bytes, Width = image.Width, Height = image.Height };
+        return new FramePrediction { Logits = logits.MoveToOuterDisposeScope(), Mask = bytes, Width = width, Height = height };
     }
 
     public void Dispose() => Model.Dispose();

@@ -89,7 +89,7 @@ public sealed class Modulator : Module<Tensor, Tensor, Tensor>
         {
             var mask = DrawMask(b, useApp && useMo, x.device);
             x = where(mask.unsqueeze(-1).to_type(ScalarType.Bool), P("mask_token").to_type(x.dtype), x);
-            LastMask = mask.MoveToOuterDisposeScope();
+            LastMask = mask.DetachFromDisposeScope();
         }
         if (options.ModalityEmbedding)
         {
@@ -100,7 +100,7 @@ public sealed class Modulator : Module<Tensor, Tensor, Tensor>
                 x = x + P(useApp ? "app_modality_embed" : "mo_modality_embed");
         }
         LastMaskedInput?.Dispose(); LastMaskedInput = null;
-        if (KeepMaskedInput) LastMaskedInput = x.detach().clone().MoveToOuterDisposeScope();
+        if (KeepMaskedInput) LastMaskedInput = VosTrace.Keep(x);
 
         Tensor seq;
         if (useApp && useMo)

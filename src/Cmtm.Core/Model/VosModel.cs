@@ -10,6 +10,9 @@ public sealed class VosTrace : IDisposable
     public Tensor? ImageResized, FlowResized, AppTokens, MoTokens, ModulatorOut, DecoderOut;
     public Tensor[]? App, Mo;
 
+    /// <summary>A detached copy that outlives every dispose scope of the forward pass.</summary>
+    public static Tensor Keep(Tensor t) => t.detach().clone().DetachFromDisposeScope();
+
     public void Dispose()
     {
         foreach (var t in new[] { ImageResized, FlowResized, AppTokens, MoTokens, ModulatorOut, DecoderOut }) t?.Dispose();
@@ -54,7 +57,7 @@ public sealed class VosNet : Module<Tensor, Tensor, Tensor>
         var mo = mo_encoder.forward(flow);
         try
         {
-            if (trace != null) { trace.App = app.Select(t => t.detach().clone()).ToArray(); trace.Mo = mo.Select(t => t.detach().clone()).ToArray(); }
+            if (trace != null) { trace.App = app.Select(VosTrace.Keep).ToArray(); trace.Mo = mo.Select(VosTrace.Keep).ToArray(); }
             if (modulator == null) return Keep(trace, decoder.Forward(app, mo), t => trace!.DecoderOut = t);
 
             using var scope = NewDisposeScope();
@@ -64,9 +67,9 @@ public sealed class VosNet : Module<Tensor, Tensor, Tensor>
             var recon = modulator.forward(appTokens, moTokens);
             if (trace != null)
             {
-                trace.AppTokens = appTokens.detach().clone().MoveToOuterDisposeScope();
-                trace.MoTokens = moTokens.detach().clone().MoveToOuterDisposeScope();
-                trace.ModulatorOut = recon.detach().clone().MoveToOuterDisposeScope();
+                trace.AppTokens = VosTrace.Keep(appTokens);
+                trace.MoTokens = VosTrace.Keep(moTokens);
+                trace.ModulatorOut = VosTrace.Keep(recon);
             }
             var appMap = recon.narrow(1, 0, n).transpose(1, 2).reshape(b, c, g, w);
             var moMap = recon.narrow(1, n, n).transpose(1, 2).reshape(b, c, g, w);
@@ -81,7 +84,7 @@ public sealed class VosNet : Module<Tensor, Tensor, Tensor>
 
     private static Tensor Keep(VosTrace? trace, Tensor t, Action<Tensor> store)
     {
-        if (trace != null) store(t.detach().clone());
+        if (trace != null) store(VosTrace.Keep(t));
         return t;
     }
 }
@@ -97,6 +100,8 @@ public sealed class VosModel : Module<Tensor, Tensor, Tensor>
     public ModelConfig Config { get; }
     public VosNet Net => vos;
     public Modulator? Modulator => vos.Modulator;
+
+    static VosModel() => Runtime.TorchRuntime.EnsureInitialized();
 
     public VosModel(ModelConfig config) : base(config.Architecture == Architecture.Cmtm ? "CMTM" : "FakeFlow")
     {
@@ -117,7 +122,7 @@ public sealed class VosModel : Module<Tensor, Tensor, Tensor>
         long h = image.shape[2], w = image.shape[3];
         var img = ResizeTo(image, Config.Resolution, Config.Resolution);
         var flo = ResizeTo(flow, Config.Resolution, Config.Resolution);
-        if (trace != null) { trace.ImageResized = img.detach().clone().MoveToOuterDisposeScope(); trace.FlowResized = flo.detach().clone().MoveToOuterDisposeScope(); }
+        if (trace != null) { trace.ImageResized = VosTrace.Keep(img); trace.FlowResized = VosTrace.Keep(flo); }
         var logits = vos.Forward(img, flo, trace);
         return ResizeTo(logits, h, w).MoveToOuterDisposeScope();
     }

@@ -35,6 +35,21 @@ public static class TorchRuntime
     [DllImport("torch_cpu", EntryPoint = "_ZN2at7Context20setUserEnabledMkldnnEb")]
     private static extern void SetUserEnabledMkldnnNative(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled);
 
+    [DllImport("torch_cpu", EntryPoint = "_ZN2at7Context20setUserEnabledNNPACKEb")]
+    private static extern void SetUserEnabledNnpackNative(IntPtr context, [MarshalAs(UnmanagedType.U1)] bool enabled);
+
+    private static int _initialized;
+
+    /// <summary>
+    /// Process-wide settings applied once before any model runs: NNPACK is switched off (libtorch tries it for small
+    /// convolutions when oneDNN is not chosen; on x86 it is unsupported and prints a warning per call).
+    /// </summary>
+    public static void EnsureInitialized()
+    {
+        if (Interlocked.Exchange(ref _initialized, 1) == 1) return;
+        SetUserEnabledNnpackNative(GlobalContext(), false);
+    }
+
     [DllImport("torch_cpu", EntryPoint = "_ZNK2at7Context17userEnabledMkldnnEv")]
     [return: MarshalAs(UnmanagedType.U1)]
     private static extern bool UserEnabledMkldnnNative(IntPtr context);

@@ -38,8 +38,7 @@ public static class TrainCheckpoint
 
     public static Dictionary<string, string> ModelMetadata(ModelConfig cfg, TrainProgressState p) => new()
     {
-        ["format"] = "cmtm-model",
-        ["arch"] = cfg.Name,
+                ["arch"] = cfg.Name,
         ["resolution"] = cfg.Resolution.ToString(CultureInfo.InvariantCulture),
         ["mask_ratio"] = cfg.Modulator.MaskRatio.ToString("R", CultureInfo.InvariantCulture),
         ["masking"] = cfg.Modulator.Masking.ToString(),
@@ -52,8 +51,7 @@ public static class TrainCheckpoint
     /// <summary>Saves the model only (best checkpoints, exported weights).</summary>
     public static void SaveModel(string path, VosModel model, TrainProgressState p)
     {
-        using var sd = ModuleLoader.Export(model);
-        SafeTensorsLite.Write(path, sd.Items, ModelMetadata(model.Config, p));
+        ModelCheckpoint.Save(path, model, ModelMetadata(model.Config, p));
     }
 
     public static void Save(string dir, string name, VosModel model, Adam optimizer, TrainRng rng, TrainProgressState p, TrainOptions options)
@@ -90,7 +88,7 @@ public static class TrainCheckpoint
                 ["torch_rng"] = Convert.ToBase64String(torchRng.bytes.ToArray()),
                 ["options"] = options.ToJson(),
             };
-            SafeTensorsLite.Write(StatePath(dir, name), tensors, meta);
+            SafeTensors.Write(StatePath(dir, name), tensors, meta);
             SaveModel(ModelPath(dir, name), model, p);
         }
         finally { foreach (var (_, t) in tensors) t.Dispose(); }
@@ -102,8 +100,8 @@ public static class TrainCheckpoint
         var mp = ModelPath(dir, name); var sp = StatePath(dir, name);
         if (!File.Exists(mp)) throw new CmtmException(mp, "checkpoint to resume from not found");
         if (!File.Exists(sp)) throw new CmtmException(sp, "trainer state to resume from not found");
-        using var msd = SafeTensorsLite.Read(mp, out var mmeta);
-        using var ssd = SafeTensorsLite.Read(sp, out var meta);
+        using var msd = SafeTensors.Read(mp, out var mmeta);
+        using var ssd = SafeTensors.Read(sp, out var meta);
         if (!meta.TryGetValue("format", out var f) || f != Format) throw new CmtmException(sp, $"not a {Format} trainer state");
         if (mmeta.GetValueOrDefault("step") != meta["step"])
             throw new CmtmException(mp, $"model step {mmeta.GetValueOrDefault("step")} differs from trainer state step {meta["step"]} (interrupted save?)");

@@ -86,18 +86,32 @@ public sealed class Trainer : IDisposable
         }
     }
 
-    /// <summary>ImageNet MiT weights for both encoders, or a stage-1 checkpoint of ours (non-strict).</summary>
+    /// <summary>ImageNet MiT weights for both encoders (NVlabs .pth or HF safetensors), or a stage-1 checkpoint (non-strict).</summary>
     private void InitWeights(string path, ITrainReporter? reporter)
     {
         if (!File.Exists(path)) throw new CmtmException(path, "--init checkpoint not found");
-        // TODO(main): switch to CheckpointReader.Load + MitKeyMapping.ToEncoder when Cmtm.IO.Checkpoints lands
-        if (!path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
-            throw new CmtmException(path, "only .safetensors checkpoints of this project can be used for --init in this build (.pth support comes with Cmtm.IO.Checkpoints)");
-        using var sd = SafeTensorsLite.Read(path, out _);
-        if (!sd.Keys.Any(k => k.StartsWith("vos.", StringComparison.Ordinal)))
-            throw new CmtmException(path, "not a CMTM/FakeFlow checkpoint (no 'vos.' keys); ImageNet MiT weights need Cmtm.IO.Checkpoints.MitKeyMapping");
-        var report = ModuleLoader.Load(Model, sd, strict: false, source: path);
-        reporter?.Message($"init from {path}: {report.Loaded.Count} tensors loaded" + (report.Clean ? "" : "; " + report.Describe()));
+        using var sd = CheckpointReader.Load(path);
+        if (sd.Keys.Any(k => k.StartsWith("vos.", StringComparison.Ordinal)))
+        {
+            var report = ModuleLoader.Load(Model, sd, strict: false, source: path);
+            reporter?.Message($"init from stage-1 checkpoint {path}: {report.Loaded.Count} tensors loaded" + (report.Clean ? "" : "; " + report.Describe()));
+            return;
+        }
+        // ImageNet MiT: encoder.* names, loaded into both encoders' backbones
+        using var enc = MitKeyMapping.ToEncoder(sd);
+        using var both = new StateDict { Source = path };
+        foreach (var (k, t) in enc.Items)
+        {
+            both.Add("vos.app_encoder.backbone." + k, t.clone());
+            both.Add("vos.mo_encoder.backbone." + k, t.clone());
+        }
+        var r = ModuleLoader.Load(Model, both, strict: false, source: path);
+        if (r.Unexpected.Count > 0)
+            throw new CmtmException(path, $"MiT weights do not fit {Model.Config.Name}: unexpected {string.Join(", ", r.Unexpected.Take(4))}");
+        var missingBackbone = r.Missing.Where(k => k.Contains(".backbone.")).ToList();
+        if (missingBackbone.Count > 0)
+            throw new CmtmException(path, $"MiT weights do not cover the {Model.Config.Backbone.Name} encoder: missing {string.Join(", ", missingBackbone.Take(4))}");
+        reporter?.Message($"init from ImageNet MiT {path}: {r.Loaded.Count} tensors into both encoders");
     }
 
     public int BatchesPerEpoch => (Options.SamplesPerEpoch + Options.BatchSize - 1) / Options.BatchSize;

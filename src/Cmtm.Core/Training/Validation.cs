@@ -1,4 +1,5 @@
 using Cmtm.Data.Sampling;
+using Cmtm.Evaluation;
 using Cmtm.Inference;
 using Cmtm.IO;
 using Cmtm.Model;
@@ -37,12 +38,7 @@ public static class Validation
     }
 
     /// <summary>Binary ground truth of an annotation (palette ids: nonzero and not 255 -&gt; 1).</summary>
-    public static (byte[] Mask, int W, int H) ReadGroundTruth(string path)
-    {
-        var (labels, w, h, gray) = MaskPng.Read(path);
-        var m = gray ? labels.Select(v => v > 127 ? (byte)1 : (byte)0).ToArray() : labels.Select(v => v != 0 && v != 255 ? (byte)1 : (byte)0).ToArray();
-        return (m, w, h);
-    }
+    public static BinaryMask ReadGroundTruth(string path) => PngMask.Read(path, MaskRule.ObjectIds);
 
     /// <summary>2016 protocol scores of any per-frame predictor (frame files -&gt; binary mask at the frame size).</summary>
     public static ValidationResult Evaluate(IReadOnlyList<ValSequence> sequences, Func<FrameFiles, byte[]> predict, Action<int, int>? progress = null)
@@ -54,10 +50,11 @@ public static class Validation
             var js = new List<double>(); var fs = new List<double>();
             for (int i = 1; i < seq.Frames.Count - 1; i++) // first and last frame excluded
             {
-                var (gt, w, h) = ReadGroundTruth(seq.Frames[i].Mask);
+                var gt = ReadGroundTruth(seq.Frames[i].Mask);
                 var pred = predict(seq.Frames[i]);
-                if (pred.Length != gt.Length) throw new CmtmException(seq.Frames[i].Mask, "prediction size differs from the annotation size");
-                js.Add(MaskMetrics.J(pred, gt)); fs.Add(MaskMetrics.F(pred, gt, w, h));
+                if (pred.Length != gt.Data.Length) throw new CmtmException(seq.Frames[i].Mask, "prediction size differs from the annotation size");
+                var pm = new BinaryMask(gt.Width, gt.Height, pred);
+                js.Add(DavisMetrics.Iou(gt, pm)); fs.Add(DavisMetrics.Boundary(gt, pm).F);
                 progress?.Invoke(++done, total);
             }
             if (js.Count > 0) scores.Add(new SequenceScore(seq.Name, js.Count, js.Average(), fs.Average()));

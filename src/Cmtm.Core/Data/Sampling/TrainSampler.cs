@@ -129,21 +129,40 @@ public sealed class TrainSampler
         var flo = RgbImage.Load(f.Flow);
         var imgR = PilResize.Bicubic(img.Pixels, img.Width, img.Height, 3, size, size);
         var floR = PilResize.Bicubic(flo.Pixels, flo.Width, flo.Height, 3, size, size);
-        var (labels, mw, mh, gray) = MaskPng.Read(f.Mask);
         byte[] mask;
         if (grayMask)
         {
             // DUTS: mode 'L', bicubic, /255, > 0.5
-            var m = PilResize.Bicubic(labels, mw, mh, 1, size, size);
+            var (gray, mw, mh) = GrayLevels(PngCodec.Read(f.Mask));
+            var m = PilResize.Bicubic(gray, mw, mh, 1, size, size);
             mask = m.Select(v => v / 255.0 > 0.5 ? (byte)1 : (byte)0).ToArray();
         }
         else
         {
-            // palette ids: nearest, 255 -> 0, nonzero -> 1 (all objects merged)
-            var m = PilResize.Nearest(labels, mw, mh, size, size);
-            mask = m.Select(v => v != 0 && v != 255 ? (byte)1 : (byte)0).ToArray();
+            // palette ids (255 -> 0, nonzero -> 1, all objects merged), nearest; binarising first gives the same result
+            var ids = PngMask.Read(f.Mask, MaskRule.ObjectIds);
+            mask = PilResize.Nearest(ids.Data, ids.Width, ids.Height, size, size);
         }
         return new PreparedSample(imgR, floR, mask, size);
+    }
+
+    /// <summary>A mask image as PIL mode 'L' levels: gray scaled to 8 bits, colours (and palette colours) by PIL's luma.</summary>
+    public static (byte[] Gray, int Width, int Height) GrayLevels(PngImage img)
+    {
+        int n = img.Width * img.Height, ch = img.Channels, depth = img.BitDepth;
+        var s = img.Samples; var pal = img.Palette;
+        var g = new byte[n];
+        int To8(int v) => depth == 16 ? v >> 8 : depth == 8 ? v : v * 255 / ((1 << depth) - 1);
+        for (int i = 0; i < n; i++)
+        {
+            g[i] = img.ColorType switch
+            {
+                PngColorType.Palette => 3 * s[i] + 2 < pal.Length ? (byte)PngMask.Luma(pal[3 * s[i]], pal[3 * s[i] + 1], pal[3 * s[i] + 2]) : (byte)0,
+                PngColorType.Gray or PngColorType.GrayAlpha => (byte)To8(s[i * ch]),
+                _ => (byte)PngMask.Luma(To8(s[i * ch]), To8(s[i * ch + 1]), To8(s[i * ch + 2])),
+            };
+        }
+        return (g, img.Width, img.Height);
     }
 
     public static PreparedSample Flip(PreparedSample s, bool horizontal, bool vertical)

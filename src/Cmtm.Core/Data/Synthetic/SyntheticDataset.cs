@@ -73,7 +73,7 @@ public static class SyntheticDataset
             new RgbImage(video.Width, video.Height, f.Rgb).Save(Path.Combine(root, "JPEGImages", "480p", name, stem + ".jpg"), 92);
             var flowRgb = FlowColor.ToRgb(f.FlowU, f.FlowV, video.Height, video.Width);
             new RgbImage(video.Width, video.Height, flowRgb).Save(Path.Combine(root, "JPEGFlows", "480p", name, stem + ".jpg"), 92);
-            MaskPng.WriteIndexed(Path.Combine(root, "Annotations", "480p", name, stem + ".png"), f.Mask, video.Width, video.Height);
+            PngMask.WriteDavisPalette(Path.Combine(root, "Annotations", "480p", name, stem + ".png"), new BinaryMask(video.Width, video.Height, f.Mask));
         }
     }
 }

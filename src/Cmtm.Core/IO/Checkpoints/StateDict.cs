@@ -14,6 +14,15 @@ public sealed class StateDict : IDisposable
     /// <summary>Where it came from (a file path), for error messages.</summary>
     public string Source { get; init; } = "<memory>";
 
+    /// <summary>
+    /// If the file wrapped the tensors in a larger dict (e.g. <c>{"state_dict": ..., "epoch": 3}</c>), the key they
+    /// were taken from; null for a plain state dict.
+    /// </summary>
+    public string? Wrapper { get; init; }
+
+    /// <summary>String metadata carried by the file (safetensors <c>__metadata__</c>); empty otherwise.</summary>
+    public Dictionary<string, string> Metadata { get; } = new(StringComparer.Ordinal);
+
     public int Count => _order.Count;
     public IReadOnlyList<string> Keys => _order;
     public IEnumerable<(string Key, Tensor Value)> Items => _order.Select(k => (k, _map[k]));

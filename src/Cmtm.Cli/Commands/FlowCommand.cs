@@ -1,0 +1,107 @@
+using System.CommandLine;
+using Cmtm.Flow;
+using Cmtm.Flow.Raft;
+using Cmtm.IO;
+using Cmtm.Runtime;
+
+namespace Cmtm.Cli.Commands;
+
+/// <summary>
+/// `cmtm flow &lt;video|frames-dir&gt; --method farneback|raft [--weights raft.pth] [--iters N] --out DIR [--flo]
+/// [--format jpg|png]` and `cmtm flow visualize in.flo out.png`.
+/// </summary>
+public static class FlowCommand
+{
+    public static Command Create()
+    {
+        var input = new Argument<string>("input") { Description = "video file (mp4/avi/mkv/webm) or folder of frames (*.jpg/*.png, sorted by name)" };
+        var method = new Option<string>("--method") { Description = "farneback (fast, CPU) or raft (accurate; needs --weights)", DefaultValueFactory = _ => "farneback" };
+        var weights = new Option<string?>("--weights") { Description = "RAFT checkpoint (official raft-things.pth / raft-sintel.pth, or a plain state dict)" };
+        var iters = new Option<int>("--iters") { Description = "RAFT refinement iterations", DefaultValueFactory = _ => 20 };
+        var output = new Option<string>("--out") { Description = "output folder: <stem>.jpg (or .png) per frame", Required = true };
+        var flo = new Option<bool>("--flo") { Description = "also write the raw flow as <stem>.flo (Middlebury)" };
+        var format = new Option<string>("--format") { Description = "flow image format: jpg (like the datasets' JPEGFlows) or png", DefaultValueFactory = _ => "jpg" };
+        var overwrite = new Option<bool>("--overwrite") { Description = "recompute frames whose outputs exist (default: skip them, so runs resume)" };
+        var device = CommonOptions.Device();
+        var threads = CommonOptions.Threads();
+        var cmd = new Command("flow", "Compute optical flow for every frame of a video or frames folder (frame t -> t+1; the last frame gets t -> t-1) and write flow colour images named after the frames.")
+        {
+            input, method, weights, iters, output, flo, format, overwrite, device, threads,
+        };
+        cmd.Subcommands.Add(CreateVisualize());
+        cmd.SetAction(p =>
+        {
+            TorchRuntime.SetThreads(p.GetValue(threads));
+            var options = new FlowExportOptions
+            {
+                OutputDir = p.GetValue(output)!,
+                Format = ParseFormat(p.GetValue(format)!),
+                WriteFlo = p.GetValue(flo),
+                SkipExisting = !p.GetValue(overwrite),
+            };
+            var source = FrameSources.Open(p.GetValue(input)!);
+            using var estimator = CreateEstimator(p.GetValue(method)!, p.GetValue(weights), p.GetValue(iters), p.GetValue(device));
+            Console.Out.WriteLine($"flow: {source.Path} ({(source.Count is int n ? n == 1 ? "1 frame" : $"{n} frames" : "frame count unknown")}) -> {options.OutputDir} [{estimator.Name}]");
+            var summary = FlowExport.Run(source, estimator, options, ProgressPrinter());
+            Console.Out.WriteLine($"done: {summary.Frames} frames ({summary.Computed} computed, {summary.Skipped} already present) in {summary.Seconds:0.0} s"
+                + (summary.Computed > 0 ? $", {summary.Computed / Math.Max(summary.Seconds, 1e-9):0.00} frames/s" : ""));
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command CreateVisualize()
+    {
+        var inFlo = new Argument<string>("flo") { Description = "Middlebury .flo file" };
+        var outImg = new Argument<string>("image") { Description = "output image (.png or .jpg)" };
+        var cmd = new Command("visualize", "Render a .flo file with the Middlebury colour wheel (exactly as RAFT's flow_to_image).") { inFlo, outImg };
+        cmd.SetAction(p =>
+        {
+            var path = p.GetValue(outImg)!;
+            var flow = FloFile.Read(p.GetValue(inFlo)!);
+            FlowExport.WriteColorImage(path, flow, FlowExport.FormatFromPath(path));
+            Console.Out.WriteLine($"wrote {path} ({flow.Width}x{flow.Height})");
+            return 0;
+        });
+        return cmd;
+    }
+
+    internal static FlowImageFormat ParseFormat(string f) => f.ToLowerInvariant() switch
+    {
+        "jpg" or "jpeg" => FlowImageFormat.Jpeg,
+        "png" => FlowImageFormat.Png,
+        _ => throw new CmtmException("--format", $"unknown format '{f}' (expected jpg or png)"),
+    };
+
+    internal static IFlowEstimator CreateEstimator(string method, string? weights, int iters, string? device)
+    {
+        switch (method.ToLowerInvariant())
+        {
+            case "farneback":
+                return new FarnebackFlow();
+            case "raft":
+                if (string.IsNullOrEmpty(weights))
+                    throw new CmtmException("--weights", "--method raft needs a checkpoint: the official RAFT weights (raft-things.pth or raft-sintel.pth from princeton-vl/RAFT's download_models.sh) or any state dict with the same keys");
+                if (iters < 1) throw new CmtmException("--iters", $"must be at least 1 (got {iters})");
+                var dev = TorchRuntime.ParseDevice(device);
+                return new RaftFlow(RaftCheckpoint.Load(weights), iters, dev);
+            default:
+                throw new CmtmException("--method", $"unknown flow method '{method}' (expected farneback or raft)");
+        }
+    }
+
+    /// <summary>Plain progress lines on stderr: at most one per second, plus the last frame.</summary>
+    internal static Action<FlowProgress> ProgressPrinter()
+    {
+        double last = -1;
+        return p =>
+        {
+            bool final = p.Total is int t && p.Done >= t;
+            if (!final && p.Seconds - last < 1.0) return;
+            last = p.Seconds;
+            var total = p.Total is int tt ? $"/{tt}" : "";
+            var eta = double.IsFinite(p.EtaSeconds) ? $", ETA {p.EtaSeconds:0}s" : "";
+            Console.Error.WriteLine($"flow: {p.Done}{total} frames ({p.Skipped} skipped, {p.Rate:0.00} frames/s{eta})");
+        };
+    }
+}

@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using Cmtm.Flow;
+using Cmtm.IO;
+using Cmtm.Runtime;
+using OpenCvSharp;
+using static TorchSharp.torch;
+
+namespace Cmtm.Inference;
+
+/// <summary>What <see cref="Segmenter.Run"/> writes.</summary>
+public sealed record SegmentOptions
+{
+    /// <summary>Output folder: &lt;stem&gt;.png masks, optional overlay.mp4, overlay/, logits/.</summary>
+    public required string OutputDir { get; init; }
+    /// <summary>DAVIS palette PNGs (index 0/1) instead of 0/255 grayscale.</summary>
+    public bool Palette { get; init; }
+    /// <summary>Write overlay.mp4 (mp4v) and overlay/&lt;stem&gt;.jpg.</summary>
+    public bool Overlay { get; init; }
+    /// <summary>Write logits/&lt;stem&gt;.npy (float32 [2,H,W]).</summary>
+    public bool Logits { get; init; }
+    /// <summary>Replace a non-empty output folder (otherwise that is an error).</summary>
+    public bool Overwrite { get; init; }
+    /// <summary>Frame rate of the overlay video.</summary>
+    public double Fps { get; init; } = 24;
+}
+
+public sealed record SegmentSummary(int Frames, double ModelSeconds, double TotalSeconds, string OutputDir)
+{
+    public double ModelFps => ModelSeconds > 0 ? Frames / ModelSeconds : 0;
+    public double EndToEndFps => TotalSeconds > 0 ? Frames / TotalSeconds : 0;
+}
+
+/// <summary>
+/// Video in, masks out: streams frames (bounded memory), gets each frame's flow from an estimator (forward t->t+1, the
+/// last frame backward) or from a folder of flow images matched by stem, runs the model, and writes the outputs into a
+/// staging folder that replaces <see cref="SegmentOptions.OutputDir"/> only when every frame succeeded.
+/// </summary>
+public sealed class Segmenter
+{
+    private readonly FramePredictor predictor;
+    private readonly IFlowEstimator? estimator;
+    private readonly FlowImageFolder? flowImages;
+
+    public Segmenter(FramePredictor predictor, IFlowEstimator estimator) { this.predictor = predictor; this.estimator = estimator; }
+    public Segmenter(FramePredictor predictor, FlowImageFolder flowImages) { this.predictor = predictor; this.flowImages = flowImages; }
+
+    /// <summary>Frames paired with their flow colour images.</summary>
+    public IEnumerable<(RgbFrame Frame, RgbFrame Flow)> Pairs(IFrameSource source)
+    {
+        if (flowImages != null)
+        {
+            if (source is FolderFrameSource folder)
+                flowImages.CheckCovers(folder.Files.Select(f => Path.GetFileNameWithoutExtension(f)));
+            foreach (var frame in source) yield return (frame, flowImages.Read(frame));
+            yield break;
+        }
+        foreach (var item in FlowSequence.Stream(source, estimator!, source.Path))
+        {
+            var f = item.Flow!;
+            yield return (item.Frame, new RgbFrame(item.Frame.Index, item.Frame.Stem, f.Width, f.Height, f.ToRgb(), item.Frame.Source + " (flow)"));
+        }
+    }
+
+    public SegmentSummary Run(IFrameSource source, SegmentOptions options, ProgressLine? progress = null, CancellationToken cancel = default)
+    {
+        var target = Path.GetFullPath(options.OutputDir);
+        if (File.Exists(target)) throw new CmtmException(target, "output path is a file, expected a folder");
+        if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any() && !options.Overwrite)
+            throw new CmtmException(target, "output folder is not empty (use --overwrite to replace it)");
+        var parent = Path.GetDirectoryName(target)!;
+        try { Directory.CreateDirectory(parent); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CmtmException(parent, $"cannot create folder ({e.Message})", e); }
+        var staging = Path.Combine(parent, $".{Path.GetFileName(target)}.partial-{Environment.ProcessId}");
+        try { Directory.CreateDirectory(staging); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CmtmException(target, $"output folder is not writable ({e.Message})", e); }
+
+        VideoWriter? video = null;
+        var total = Stopwatch.StartNew();
+        double modelSeconds = 0;
+        int frames = 0;
+        try
+        {
+            foreach (var (frame, flow) in Pairs(source))
+            {
+                cancel.ThrowIfCancellationRequested();
+                var sw = Stopwatch.StartNew();
+                using var pred = predictor.Predict(frame, flow);
+                modelSeconds += sw.Elapsed.TotalSeconds;
+                var mask = new BinaryMask(pred.Width, pred.Height, pred.Mask);
+                var maskPath = Path.Combine(staging, frame.Stem + ".png");
+                if (options.Palette) PngMask.WriteDavisPalette(maskPath, mask); else PngMask.WriteGray(maskPath, mask);
+                if (options.Logits) Npy.Save(Path.Combine(staging, "logits", frame.Stem + ".npy"), pred.Logits);
+                if (options.Overlay)
+                {
+                    using var over = OverlayMat(frame, pred.Mask);
+                    Cv2.ImEncode(".jpg", over, out var jpg, new ImageEncodingParam(ImwriteFlags.JpegQuality, 90));
+                    AtomicFile.WriteAllBytes(Path.Combine(staging, "overlay", frame.Stem + ".jpg"), jpg);
+                    video ??= OpenVideo(Path.Combine(staging, "overlay.mp4"), options.Fps, frame.Width, frame.Height);
+                    video.Write(over);
+                }
+                frames++;
+                progress?.Report(frames, source.Count, $"model {frames / Math.Max(modelSeconds, 1e-9):0.00} fps");
+            }
+            video?.Release();
+            video?.Dispose();
+            video = null;
+            progress?.Report(frames, source.Count, $"model {frames / Math.Max(modelSeconds, 1e-9):0.00} fps", final: true);
+            if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
+            Directory.Move(staging, target);
+            return new SegmentSummary(frames, modelSeconds, total.Elapsed.TotalSeconds, target);
+        }
+        catch
+        {
+            video?.Dispose();
+            try { Directory.Delete(staging, recursive: true); } catch { /* best effort */ }
+            throw;
+        }
+    }
+
+    private static VideoWriter OpenVideo(string path, double fps, int w, int h)
+    {
+        var writer = new VideoWriter(path, FourCC.MP4V, fps, new OpenCvSharp.Size(w, h));
+        if (!writer.IsOpened()) { writer.Dispose(); throw new CmtmException(path, "cannot open the overlay video for writing (mp4v)"); }
+        return writer;
+    }
+
+    /// <summary>Frame with the foreground tinted red (50 %) and its outline drawn, as BGR.</summary>
+    public static Mat OverlayMat(RgbFrame frame, byte[] mask)
+    {
+        var bgr = frame.ToBgrMat();
+        using var m = Mat.FromPixelData(frame.Height, frame.Width, MatType.CV_8UC1, mask);
+        using var m255 = new Mat();
+        m.ConvertTo(m255, MatType.CV_8UC1, 255);
+        using var red = new Mat(bgr.Size(), MatType.CV_8UC3, new Scalar(0, 0, 255));
+        using var blended = new Mat();
+        Cv2.AddWeighted(bgr, 0.5, red, 0.5, 0, blended);
+        blended.CopyTo(bgr, m255);
+        Cv2.FindContours(m255, out var contours, out _, RetrievalModes.External, ContourApproximationModes.ApproxSimple);
+        Cv2.DrawContours(bgr, contours, -1, new Scalar(0, 255, 255), 2);
+        return bgr;
+    }
+}

@@ -1,0 +1,44 @@
+using System.Diagnostics;
+
+namespace Cmtm.Runtime;
+
+/// <summary>
+/// Progress for long loops: count, rate and ETA. On a terminal it redraws one line; otherwise (CI, pipes) it prints a
+/// plain line at most every <see cref="Interval"/> and always at the end.
+/// </summary>
+public sealed class ProgressLine
+{
+    private readonly string label;
+    private readonly TextWriter writer;
+    private readonly bool tty;
+    private readonly Stopwatch clock = Stopwatch.StartNew();
+    private double lastPrint = double.NegativeInfinity;
+
+    public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(5);
+
+    public ProgressLine(string label, TextWriter? writer = null)
+    {
+        this.label = label;
+        this.writer = writer ?? Console.Error;
+        tty = writer is null && !Console.IsErrorRedirected;
+        if (tty) Interval = TimeSpan.FromSeconds(0.2);
+    }
+
+    public double Seconds => clock.Elapsed.TotalSeconds;
+
+    public static string FormatEta(double seconds) =>
+        !double.IsFinite(seconds) ? "?" : seconds >= 3600 ? $"{seconds / 3600:0.0}h" : seconds >= 60 ? $"{seconds / 60:0.0}min" : $"{seconds:0}s";
+
+    /// <summary>Reports <paramref name="done"/> of <paramref name="total"/> (null if unknown) with an optional detail text.</summary>
+    public void Report(int done, int? total, string? detail = null, bool final = false)
+    {
+        double t = Seconds;
+        if (!final && t - lastPrint < Interval.TotalSeconds) return;
+        lastPrint = t;
+        double rate = t > 0 ? done / t : 0;
+        var eta = total is int n && rate > 0 ? $", ETA {FormatEta((n - done) / rate)}" : "";
+        var text = $"{label}: {done}{(total is int tt ? $"/{tt}" : "")} ({rate:0.00}/s{eta})" + (detail is null ? "" : $" {detail}");
+        if (tty) writer.Write("\r" + text.PadRight(Math.Min(Console.BufferWidth > 0 ? Console.BufferWidth - 1 : 100, 160)) + (final ? "\n" : ""));
+        else writer.WriteLine(text);
+    }
+}
