@@ -40,13 +40,24 @@ public sealed class Segmenter
     private readonly FramePredictor predictor;
     private readonly IFlowEstimator? estimator;
     private readonly FlowImageFolder? flowImages;
+    private readonly Func<RgbFrame, RgbFrame>? flowOf;
 
     public Segmenter(FramePredictor predictor, IFlowEstimator estimator) { this.predictor = predictor; this.estimator = estimator; }
     public Segmenter(FramePredictor predictor, FlowImageFolder flowImages) { this.predictor = predictor; this.flowImages = flowImages; }
+    /// <summary>
+    /// Flow images supplied per frame by <paramref name="flowOf"/> (e.g. a dataset's JPEGFlows paired by sorted order);
+    /// it should throw a <see cref="CmtmException"/> naming the frame when there is no flow.
+    /// </summary>
+    public Segmenter(FramePredictor predictor, Func<RgbFrame, RgbFrame> flowOf) { this.predictor = predictor; this.flowOf = flowOf; }
 
     /// <summary>Frames paired with their flow colour images.</summary>
     public IEnumerable<(RgbFrame Frame, RgbFrame Flow)> Pairs(IFrameSource source)
     {
+        if (flowOf != null)
+        {
+            foreach (var frame in source) yield return (frame, flowOf(frame));
+            yield break;
+        }
         if (flowImages != null)
         {
             if (source is FolderFrameSource folder)
