@@ -34,13 +34,23 @@ public static class SegmentCommand
             var w = r.GetValue(weights) ?? throw new CmtmException("--weights", PredictCommand.NoWeightsHelp);
             var inPath = r.GetValue(input)!;
             var source = FrameSources.Open(inPath);
-            var outDir = r.GetValue(output) ?? Path.TrimEndingDirectorySeparator(Path.GetFullPath(inPath)) + "_masks";
+            // default output: <input>_masks (for a glob 'dir/*.jpg': dir_masks)
+            var inBase = Path.GetFileName(inPath).IndexOfAny(['*', '?']) >= 0 ? Path.GetDirectoryName(Path.GetFullPath(inPath))! : Path.GetFullPath(inPath);
+            var outDir = r.GetValue(output) ?? Path.TrimEndingDirectorySeparator(inBase) + "_masks";
+            // fail fast, before the model loads: output folder and precomputed flows covering every frame
+            Segmenter.CheckOutputDir(outDir, r.GetValue(overwrite));
+            var flowArg = r.GetValue(flow)!;
+            FlowImageFolder? flowImages = null;
+            if (Directory.Exists(flowArg))
+            {
+                flowImages = new FlowImageFolder(flowArg);
+                if (source is FolderFrameSource folder) flowImages.CheckCovers(folder.Files.Select(f => Path.GetFileNameWithoutExtension(f)));
+            }
             var model = ModelCheckpoint.Load(w.FullName, r.GetValue(arch), r.GetValue(resolution), dev, n => Console.Error.WriteLine("note: " + n));
             using var predictor = new FramePredictor(model, dev);
-            var flowArg = r.GetValue(flow)!;
             Flow.IFlowEstimator? estimator = null;
             Segmenter segmenter;
-            if (Directory.Exists(flowArg)) segmenter = new Segmenter(predictor, new FlowImageFolder(flowArg));
+            if (flowImages != null) segmenter = new Segmenter(predictor, flowImages);
             else
             {
                 estimator = FlowCommand.CreateEstimator(flowArg, r.GetValue(raftWeights), r.GetValue(iters), r.GetValue(device));

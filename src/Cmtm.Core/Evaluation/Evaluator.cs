@@ -206,4 +206,7 @@ public sealed record EvaluationReport(
 {
     /// <summary>The column shown in bar charts and comparisons: J&amp;F-Mean for DAVIS, J-Mean otherwise.</summary>
     public string Headline => Protocol == EvaluationProtocol.Davis2016 ? "J&F-Mean" : "J-Mean";
+
+    /// <summary>Model run that produced the results (model-driven evaluation only), with model-only and end-to-end fps.</summary>
+    public InferenceTiming? Inference { get; init; }
 }

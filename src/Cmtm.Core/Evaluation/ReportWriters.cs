@@ -41,6 +41,8 @@ public static class ReportWriters
         if (r.Protocol == EvaluationProtocol.Iou) overall.Add(r.Sequences.Sum(s => s.ValidFrames).ToString(Inv));
         rows.Add(overall.ToArray());
         sb.Append(Render(header.ToArray(), rows, separatorAt));
+        if (r.Inference is { } inf)
+            sb.AppendLine(FormattableString.Invariant($"Speed ({inf.Model}, flow {inf.Flow}): {inf.Frames} frames, model-only {inf.ModelFps:0.00} fps, end-to-end {inf.EndToEndFps:0.00} fps (decode + flow + model + write, {inf.TotalSeconds:0.0} s)"));
         return sb.ToString();
     }
 
@@ -89,8 +91,9 @@ public static class ReportWriters
     // ---------------------------------------------------------------- JSON
 
     /// <summary>
-    /// {"dataset", "protocol", "results", "frames", "seconds", "overall": {columns}, "sequences": {name: {columns,
-    /// "frames", "valid_frames", "J_per_frame", "F_per_frame"}}, "categories": {...} (YouTube-Objects)}. NaN is null.
+    /// {"dataset", "protocol", "results", "frames", "seconds", "overall": {columns}, "inference": {"model", "flow",
+    /// "frames", "model_seconds", "total_seconds", "model_fps", "end_to_end_fps"} (model-driven only), "sequences": {name:
+    /// {columns, "frames", "valid_frames", "J_per_frame", "F_per_frame"}}, "categories": {...} (YouTube-Objects)}. NaN is null.
     /// </summary>
     public static string Json(EvaluationReport r, bool perFrame = true)
     {
@@ -106,6 +109,18 @@ public static class ReportWriters
             w.WriteNumber("seconds", Math.Round(r.Seconds, 3));
             w.WritePropertyName("overall");
             WriteMetrics(w, r.Columns, r.Overall);
+            if (r.Inference is { } inf)
+            {
+                w.WriteStartObject("inference");
+                w.WriteString("model", inf.Model);
+                w.WriteString("flow", inf.Flow);
+                w.WriteNumber("frames", inf.Frames);
+                w.WriteNumber("model_seconds", Math.Round(inf.ModelSeconds, 3));
+                w.WriteNumber("total_seconds", Math.Round(inf.TotalSeconds, 3));
+                WriteNumber(w, "model_fps", Math.Round(inf.ModelFps, 3));
+                WriteNumber(w, "end_to_end_fps", Math.Round(inf.EndToEndFps, 3));
+                w.WriteEndObject();
+            }
             if (r.Categories.Count > 0)
             {
                 w.WriteStartObject("categories");

@@ -101,11 +101,20 @@ public static class FrameSources
     public static readonly string[] ImageExtensions = { ".jpg", ".jpeg", ".png" };
     public static readonly string[] VideoExtensions = { ".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v" };
 
-    /// <summary>Opens a frames folder (sorted *.jpg/*.jpeg/*.png) or a video file.</summary>
+    /// <summary>
+    /// Opens a frames folder (sorted *.jpg/*.jpeg/*.png), an image glob whose file-name part has '*' or '?' (e.g.
+    /// 'dir/*.jpg'; the folder part is literal) or a video file.
+    /// </summary>
     public static IFrameSource Open(string path)
     {
         if (Directory.Exists(path)) return new FolderFrameSource(path);
         if (File.Exists(path)) return new VideoFrameSource(path);
+        var name = System.IO.Path.GetFileName(path);
+        if (name.IndexOfAny(['*', '?']) >= 0)
+        {
+            var dir = System.IO.Path.GetDirectoryName(path);
+            return new FolderFrameSource(string.IsNullOrEmpty(dir) ? "." : dir, name);
+        }
         throw new CmtmException(path, "no such video file or frames folder");
     }
 
@@ -123,16 +132,22 @@ public sealed class FolderFrameSource : IFrameSource
     public IReadOnlyList<string> Files { get; }
     public int? Count => Files.Count;
 
-    public FolderFrameSource(string folder)
+    public FolderFrameSource(string folder) : this(folder, null) { }
+
+    /// <summary>Only the images of <paramref name="folder"/> whose names match <paramref name="pattern"/> ('*', '?'; case-sensitive).</summary>
+    public FolderFrameSource(string folder, string? pattern)
     {
-        Path = folder;
+        Path = pattern == null ? folder : System.IO.Path.Combine(folder, pattern);
         if (!Directory.Exists(folder)) throw new CmtmException(folder, "frames folder does not exist");
-        Files = Directory.EnumerateFiles(folder)
+        var options = new EnumerationOptions { MatchCasing = MatchCasing.CaseSensitive, MatchType = MatchType.Simple };
+        Files = (pattern == null ? Directory.EnumerateFiles(folder) : Directory.EnumerateFiles(folder, pattern, options))
             .Where(f => FrameSources.ImageExtensions.Contains(System.IO.Path.GetExtension(f).ToLowerInvariant()))
             .Where(f => !System.IO.Path.GetFileName(f).StartsWith('.'))
             .OrderBy(f => System.IO.Path.GetFileName(f), StringComparer.Ordinal)
             .ToList();
-        if (Files.Count == 0) throw new CmtmException(folder, "no frames (*.jpg, *.jpeg, *.png) in folder");
+        if (Files.Count == 0)
+            throw pattern == null ? new CmtmException(folder, "no frames (*.jpg, *.jpeg, *.png) in folder")
+                : new CmtmException(Path, "no image files (*.jpg, *.jpeg, *.png) match the pattern");
         var dup = Files.GroupBy(f => System.IO.Path.GetFileNameWithoutExtension(f), StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (dup != null) throw new CmtmException(folder, $"two frames share the stem '{dup.Key}' ({string.Join(", ", dup.Select(System.IO.Path.GetFileName))})");
     }
@@ -204,6 +219,10 @@ public sealed class VideoFrameSource : IFrameSource
             if (!ok || bgr.Empty())
             {
                 if (i == 0) throw new CmtmException(Path, "video has no decodable frames (corrupt or unsupported codec)");
+                // MP4/MOV index every sample, so their frame count is exact: stopping early means corrupt data, not the end
+                // (other containers may only estimate the count from the duration, so there the end is trusted).
+                if (Count is int n && i < n && ExactCount(Path))
+                    throw new CmtmException($"{Path}#{i}", $"cannot decode frame {i}: the video declares {n} frames (corrupt or truncated data)");
                 yield break;
             }
             var f = RgbFrame.FromBgrMat(bgr, i, i.ToString().PadLeft(digits, '0'), $"{Path}#{i}");
@@ -212,6 +231,8 @@ public sealed class VideoFrameSource : IFrameSource
             yield return f;
         }
     }
+
+    private static bool ExactCount(string file) => System.IO.Path.GetExtension(file).ToLowerInvariant() is ".mp4" or ".mov" or ".m4v";
 
     System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }

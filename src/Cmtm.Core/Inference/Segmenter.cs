@@ -40,13 +40,24 @@ public sealed class Segmenter
     private readonly FramePredictor predictor;
     private readonly IFlowEstimator? estimator;
     private readonly FlowImageFolder? flowImages;
+    private readonly Func<RgbFrame, RgbFrame>? flowOf;
 
     public Segmenter(FramePredictor predictor, IFlowEstimator estimator) { this.predictor = predictor; this.estimator = estimator; }
     public Segmenter(FramePredictor predictor, FlowImageFolder flowImages) { this.predictor = predictor; this.flowImages = flowImages; }
+    /// <summary>
+    /// Flow images supplied per frame by <paramref name="flowOf"/> (e.g. a dataset's JPEGFlows paired by sorted order);
+    /// it should throw a <see cref="CmtmException"/> naming the frame when there is no flow.
+    /// </summary>
+    public Segmenter(FramePredictor predictor, Func<RgbFrame, RgbFrame> flowOf) { this.predictor = predictor; this.flowOf = flowOf; }
 
     /// <summary>Frames paired with their flow colour images.</summary>
     public IEnumerable<(RgbFrame Frame, RgbFrame Flow)> Pairs(IFrameSource source)
     {
+        if (flowOf != null)
+        {
+            foreach (var frame in source) yield return (frame, flowOf(frame));
+            yield break;
+        }
         if (flowImages != null)
         {
             if (source is FolderFrameSource folder)
@@ -61,12 +72,22 @@ public sealed class Segmenter
         }
     }
 
+    /// <summary>
+    /// Checks that <paramref name="outputDir"/> may be written (not a file; absent or empty unless
+    /// <paramref name="overwrite"/>), so callers can fail before loading a model; returns its full path.
+    /// </summary>
+    public static string CheckOutputDir(string outputDir, bool overwrite)
+    {
+        var target = Path.GetFullPath(outputDir);
+        if (File.Exists(target)) throw new CmtmException(target, "output path is a file, expected a folder");
+        if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any() && !overwrite)
+            throw new CmtmException(target, "output folder is not empty (use --overwrite to replace it)");
+        return target;
+    }
+
     public SegmentSummary Run(IFrameSource source, SegmentOptions options, ProgressLine? progress = null, CancellationToken cancel = default)
     {
-        var target = Path.GetFullPath(options.OutputDir);
-        if (File.Exists(target)) throw new CmtmException(target, "output path is a file, expected a folder");
-        if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any() && !options.Overwrite)
-            throw new CmtmException(target, "output folder is not empty (use --overwrite to replace it)");
+        var target = CheckOutputDir(options.OutputDir, options.Overwrite);
         var parent = Path.GetDirectoryName(target)!;
         try { Directory.CreateDirectory(parent); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CmtmException(parent, $"cannot create folder ({e.Message})", e); }

@@ -156,8 +156,9 @@ public static class ModelCheckpoint
                 var ours = model.state_dict()["vos.modulator.pos_embed"];
                 if (!pos.shape.SequenceEqual(ours.shape))
                 {
+                    var tokens = pos.shape[1]; // read before the tensor is disposed
                     sd.Remove("vos.modulator.pos_embed")!.Dispose();
-                    note?.Invoke($"{path}: position table recomputed for resolution {detected.Resolution} (checkpoint has {pos.shape[1]} tokens)");
+                    note?.Invoke($"{path}: position table recomputed for resolution {detected.Resolution} (checkpoint has {tokens} tokens)");
                     var report = ModuleLoader.Load(model, sd, strict: false, source: path);
                     if (report.Missing.Any(k => k != "vos.modulator.pos_embed") || report.Unexpected.Count > 0)
                         throw new CmtmException(path, "checkpoint does not match the model: " + report.Describe());

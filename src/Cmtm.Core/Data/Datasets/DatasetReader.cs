@@ -138,6 +138,27 @@ public static class DatasetReader
         return new DatasetRecord("dutsv2", root, MaskRule.Luminance, [seq]);
     }
 
+    /// <summary>
+    /// The top-level folder of one part of a dataset (e.g. DAVIS flows: root/JPEGFlows/480p; YouTube-VOS:
+    /// root/train/JPEGFlows), whether or not it exists.
+    /// </summary>
+    public static string PartRoot(DatasetKind kind, string root, DatasetParts part)
+    {
+        var name = part switch
+        {
+            DatasetParts.Images => "JPEGImages",
+            DatasetParts.Flows => "JPEGFlows",
+            DatasetParts.Annotations => "Annotations",
+            _ => throw new ArgumentException("exactly one part expected", nameof(part)),
+        };
+        return kind switch
+        {
+            DatasetKind.Davis16 => Path.Combine(root, name, "480p"),
+            DatasetKind.YouTubeVos18 => Path.Combine(root, "train", name),
+            _ => Path.Combine(root, name),
+        };
+    }
+
     // ------------------------------------------------------------------ helpers
 
     private static DatasetRecord FlatVideoSet(string kind, string root, DatasetParts required, MaskRule rule)

@@ -1,0 +1,228 @@
+using Cmtm.Data.Datasets;
+using Cmtm.Flow;
+using Cmtm.Inference;
+using Cmtm.IO;
+using Cmtm.Runtime;
+
+namespace Cmtm.Evaluation;
+
+/// <summary>
+/// Where the flow image of each dataset frame comes from when a model is evaluated: the dataset's own JPEGFlows
+/// (paired with the frames exactly as the dataset reader pairs them), a folder <c>&lt;dir&gt;/&lt;sequence&gt;/&lt;stem&gt;.jpg|png</c>
+/// matched by frame stem, or an estimator run on the frames (forward flow, the last frame backward).
+/// </summary>
+public sealed class DatasetFlows
+{
+    private enum Kind { Dataset, Folder, Estimator }
+
+    private readonly Kind kind;
+    private readonly string? folder;
+    private readonly IFlowEstimator? estimator;
+
+    private DatasetFlows(Kind kind, string? folder, IFlowEstimator? estimator, string description)
+    {
+        this.kind = kind; this.folder = folder; this.estimator = estimator; Description = description;
+    }
+
+    /// <summary>Short text for reports: "dataset JPEGFlows", "folder DIR" or the estimator's name.</summary>
+    public string Description { get; }
+
+    /// <summary>The dataset's JPEGFlows (the reader then requires a flow for every frame).</summary>
+    public static DatasetFlows FromDataset() => new(Kind.Dataset, null, null, "dataset JPEGFlows");
+
+    /// <summary>Flow images under <paramref name="root"/>/&lt;sequence&gt;/, matched to frames by file stem.</summary>
+    public static DatasetFlows FromFolder(string root)
+    {
+        if (!Directory.Exists(root)) throw new CmtmException(root, "flow folder does not exist");
+        return new(Kind.Folder, root, null, "folder " + root);
+    }
+
+    /// <summary>Flows computed on the fly with <paramref name="estimator"/> (not disposed here).</summary>
+    public static DatasetFlows Estimate(IFlowEstimator estimator) => new(Kind.Estimator, null, estimator, estimator.Name);
+
+    /// <summary>The dataset parts this flow choice needs besides images and annotations.</summary>
+    public DatasetParts RequiredParts => kind == Kind.Dataset ? DatasetParts.Flows : DatasetParts.None;
+
+    /// <summary>Checks up front that every frame has a flow, naming the first one without.</summary>
+    public void Validate(DatasetRecord dataset)
+    {
+        foreach (var seq in dataset.Sequences)
+        {
+            switch (kind)
+            {
+                case Kind.Dataset:
+                    var missing = seq.Frames.FirstOrDefault(f => f.Flow == null);
+                    if (missing != null) throw new CmtmException(DatasetReader.PartRoot(DatasetReader.ParseKind(dataset.Kind), dataset.Root, DatasetParts.Flows),
+                        $"no flow image for frame '{missing.Name}' of sequence '{seq.Name}'");
+                    break;
+                case Kind.Folder:
+                    FolderOf(seq).CheckCovers(seq.Frames.Select(f => f.Image != null ? Path.GetFileNameWithoutExtension(f.Image) : f.Name));
+                    break;
+                case Kind.Estimator:
+                    if (seq.Frames.Count < 2) throw new CmtmException(seq.Frames.FirstOrDefault()?.Image ?? seq.Name,
+                        $"sequence '{seq.Name}' has {seq.Frames.Count} frame(s); computing flow needs at least two (pass precomputed flows with --flow DIR)");
+                    break;
+            }
+        }
+    }
+
+    private FlowImageFolder FolderOf(SequenceRecord seq) => new(Path.Combine([folder!, .. seq.Name.Split('/')]));
+
+    /// <summary>A segmenter for one sequence whose frames come from <see cref="SequenceFrames"/>.</summary>
+    public Segmenter SegmenterFor(FramePredictor predictor, SequenceRecord seq)
+    {
+        switch (kind)
+        {
+            case Kind.Dataset:
+                return new Segmenter(predictor, frame =>
+                {
+                    var flow = seq.Frames[frame.Index].Flow ?? throw new CmtmException(frame.Source, $"no flow image for frame '{seq.Frames[frame.Index].Name}' of sequence '{seq.Name}'");
+                    return FolderFrameSource.Read(flow, frame.Index);
+                });
+            case Kind.Folder:
+                var images = FolderOf(seq);
+                return new Segmenter(predictor, frame =>
+                {
+                    var imageStem = Path.GetFileNameWithoutExtension(seq.Frames[frame.Index].Image!);
+                    return images.Read(new RgbFrame(frame.Index, imageStem, frame.Width, frame.Height, frame.Rgb, frame.Source));
+                });
+            default:
+                return new Segmenter(predictor, estimator!);
+        }
+    }
+}
+
+/// <summary>
+/// The image frames of one dataset sequence, streamed one at a time. Each frame's <see cref="RgbFrame.Stem"/> is the
+/// name its result must have (<see cref="ResultsFolder"/>: the annotation's stem, else the frame name), and
+/// <see cref="RgbFrame.Index"/> its position in <see cref="SequenceRecord.Frames"/>.
+/// </summary>
+public sealed class SequenceFrames(SequenceRecord sequence) : IFrameSource
+{
+    public string Path => sequence.Frames.Count > 0 && sequence.Frames[0].Image is string f ? System.IO.Path.GetDirectoryName(f)! : sequence.Name;
+    public int? Count => sequence.Frames.Count;
+
+    public static string ResultStem(FrameRecord frame) =>
+        frame.Annotation != null ? System.IO.Path.GetFileNameWithoutExtension(frame.Annotation) : frame.Name;
+
+    public IEnumerator<RgbFrame> GetEnumerator()
+    {
+        RgbFrame? first = null;
+        for (var i = 0; i < sequence.Frames.Count; i++)
+        {
+            var rec = sequence.Frames[i];
+            var image = rec.Image ?? throw new CmtmException(rec.Name, $"frame '{rec.Name}' of sequence '{sequence.Name}' has no image");
+            var read = FolderFrameSource.Read(image, i);
+            var frame = new RgbFrame(i, ResultStem(rec), read.Width, read.Height, read.Rgb, read.Source);
+            first ??= frame;
+            FrameSources.CheckSize(first, frame);
+            yield return frame;
+        }
+    }
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+}
+
+/// <summary>Speed of a model run over a dataset (reference spec 5.1: model-only time excludes decoding, flow and writing).</summary>
+public sealed record InferenceTiming(string Model, string Flow, int Frames, double ModelSeconds, double TotalSeconds)
+{
+    public double ModelFps => ModelSeconds > 0 ? Frames / ModelSeconds : 0;
+    /// <summary>Decode + flow + model + write, over all frames.</summary>
+    public double EndToEndFps => TotalSeconds > 0 ? Frames / TotalSeconds : 0;
+}
+
+public sealed record ModelEvaluationOptions
+{
+    /// <summary>Results folder to write (<c>&lt;results&gt;/&lt;sequence&gt;/&lt;stem&gt;.png</c>); replaced only when every sequence succeeded.</summary>
+    public required string ResultsDir { get; init; }
+    /// <summary>Replace a non-empty results folder (otherwise an error).</summary>
+    public bool Overwrite { get; init; }
+    /// <summary>DAVIS palette PNGs (index 0/1) instead of 0/255; null = palette for DAVIS only (as the official code).</summary>
+    public bool? Palette { get; init; }
+    /// <summary>Makes a progress line per sequence (label "model [i/n] seq"); null = silent.</summary>
+    public Func<string, ProgressLine>? Progress { get; init; }
+    /// <summary>Scoring options (threads, progress).</summary>
+    public EvaluationOptions? Scoring { get; init; }
+    public CancellationToken Cancellation { get; init; }
+}
+
+/// <summary>
+/// Model-driven evaluation: runs a <see cref="FramePredictor"/> over every frame of a dataset through
+/// <see cref="Segmenter"/> (one sequence at a time, streamed), writes the results folder like the official code
+/// (DAVIS palette PNGs, others 0/255), then scores that folder with <see cref="Evaluator"/>.
+/// </summary>
+public static class ModelEvaluation
+{
+    /// <summary>Loads the dataset with the parts inference needs (images, annotations, and flows if they come from the dataset).</summary>
+    public static DatasetRecord LoadDataset(DatasetKind kind, string root, DatasetFlows flows, string split = "val")
+    {
+        if (kind is DatasetKind.YouTubeVos18 or DatasetKind.Dutsv2)
+            throw new CmtmException(kind.ToString(), "is a training set; evaluate supports davis16, fbms, yto and lvd");
+        var ds = DatasetReader.Load(kind, root, DatasetParts.Images | DatasetParts.Annotations | flows.RequiredParts, split);
+        flows.Validate(ds);
+        return ds;
+    }
+
+    /// <summary>
+    /// Checks that <paramref name="resultsDir"/> may be written (not a file; empty or absent unless
+    /// <paramref name="overwrite"/>) so callers can fail before loading a model; returns the full path.
+    /// </summary>
+    public static string CheckResultsTarget(string resultsDir, bool overwrite)
+    {
+        var target = Path.GetFullPath(resultsDir);
+        if (File.Exists(target)) throw new CmtmException(target, "results path is a file, expected a folder");
+        if (Directory.Exists(target) && Directory.EnumerateFileSystemEntries(target).Any() && !overwrite)
+            throw new CmtmException(target, "results folder is not empty (use --overwrite to replace it)");
+        return target;
+    }
+
+    /// <summary>Writes the results folder for <paramref name="dataset"/> (see <see cref="ModelEvaluationOptions.ResultsDir"/>).</summary>
+    public static InferenceTiming WriteResults(DatasetRecord dataset, FramePredictor predictor, DatasetFlows flows, ModelEvaluationOptions options)
+    {
+        var target = CheckResultsTarget(options.ResultsDir, options.Overwrite);
+        var parent = Path.GetDirectoryName(target)!;
+        try { Directory.CreateDirectory(parent); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CmtmException(parent, $"cannot create folder ({e.Message})", e); }
+        var staging = Path.Combine(parent, $".{Path.GetFileName(target)}.partial-{Environment.ProcessId}");
+        if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+        try { Directory.CreateDirectory(staging); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CmtmException(target, $"results folder is not writable ({e.Message})", e); }
+
+        var palette = options.Palette ?? dataset.Kind == "davis16";
+        int frames = 0;
+        double modelSeconds = 0, totalSeconds = 0;
+        try
+        {
+            for (var s = 0; s < dataset.Sequences.Count; s++)
+            {
+                var seq = dataset.Sequences[s];
+                var segmenter = flows.SegmenterFor(predictor, seq);
+                var summary = segmenter.Run(new SequenceFrames(seq), new SegmentOptions
+                {
+                    OutputDir = Path.Combine([staging, .. seq.Name.Split('/')]),
+                    Palette = palette,
+                }, options.Progress?.Invoke($"model [{s + 1}/{dataset.Sequences.Count}] {seq.Name}"), options.Cancellation);
+                frames += summary.Frames;
+                modelSeconds += summary.ModelSeconds;
+                totalSeconds += summary.TotalSeconds;
+            }
+            if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
+            Directory.Move(staging, target);
+        }
+        catch
+        {
+            try { Directory.Delete(staging, recursive: true); } catch { /* best effort */ }
+            throw;
+        }
+        var m = predictor.Model.Config;
+        return new InferenceTiming($"{m.Name} @ {m.Resolution}", flows.Description, frames, modelSeconds, totalSeconds);
+    }
+
+    /// <summary>Writes the results folder and scores it; the report carries the <see cref="InferenceTiming"/>.</summary>
+    public static EvaluationReport Run(DatasetRecord dataset, FramePredictor predictor, DatasetFlows flows, ModelEvaluationOptions options)
+    {
+        var timing = WriteResults(dataset, predictor, flows, options);
+        var report = Evaluator.Evaluate(dataset, new ResultsFolder(Path.GetFullPath(options.ResultsDir)), Evaluator.DefaultProtocol(dataset.Kind), options.Scoring);
+        return report with { Inference = timing };
+    }
+}
