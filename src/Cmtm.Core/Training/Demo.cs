@@ -23,7 +23,7 @@ public sealed record DemoOptions
     public string Arch { get; init; } = "cmtm-b0";
     public int Resolution { get; init; } = 64;
     public int BatchSize { get; init; } = 8;
-    public double Lr { get; init; } = 3e-4;
+    public double Lr { get; init; } = 1e-3;
     public double TrainMinutes { get; init; } = 4;
     public ulong Seed { get; init; } = 1;
     public int Threads { get; init; } = 2;
