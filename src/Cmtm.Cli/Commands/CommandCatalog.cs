@@ -17,5 +17,6 @@ public static class CommandCatalog
         yield return FlowCommand.Create();
         yield return SynthCommand.Create();
         yield return TrainCommand.Create();
+        yield return DemoCommand.Create();
     }
 }

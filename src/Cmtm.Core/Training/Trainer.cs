@@ -5,6 +5,7 @@ using Cmtm.IO.Checkpoints;
 using Cmtm.Model;
 using Cmtm.Runtime;
 using TorchSharp;
+using DeviceType = TorchSharp.DeviceType;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -140,7 +141,7 @@ public sealed class Trainer : IDisposable
                 if (cancel.IsCancellationRequested) { stopped = true; break; }
                 StepResult r;
                 using (var batch = Sampler.NextBatch(Options.BatchSize, Device))
-                    r = TrainStep.Run(Model, Optimizer, batch.Images, batch.Flows, batch.Masks);
+                    r = TrainStep.Run(Model, Optimizer, batch.Images, batch.Flows, batch.Masks, oneDnnForward: Device.type == DeviceType.CPU);
                 if (!double.IsFinite(r.Loss))
                     throw new CmtmException(RunDir, $"loss became {r.Loss} at step {state.Step + 1} (lower --lr?)");
                 var (_, pos) = Sampler.EpochState;

@@ -65,9 +65,10 @@ public static class Validation
     /// <summary>Scores a model (eval mode, batch 1, no grad); restores the previous training mode afterwards.</summary>
     public static ValidationResult EvaluateModel(VosModel model, IReadOnlyList<ValSequence> sequences, Device? device = null, Action<int, int>? progress = null)
     {
-        bool wasTraining = model.training;
+        bool wasTraining = model.training, onednn = Runtime.TorchRuntime.MkldnnEnabled;
         try
         {
+            Runtime.TorchRuntime.MkldnnEnabled = true; // inference is unaffected by the oneDNN backward fault
             model.eval();
             var predictor = new FramePredictorNoDispose(model, device ?? CPU);
             return Evaluate(sequences, f =>
@@ -76,7 +77,7 @@ public static class Validation
                 return p.Mask;
             }, progress);
         }
-        finally { model.train(wasTraining); }
+        finally { model.train(wasTraining); Runtime.TorchRuntime.MkldnnEnabled = onednn; }
     }
 
     /// <summary>FramePredictor owns (disposes) its model; validation must not.</summary>

@@ -118,8 +118,10 @@ public class TrainingTests
         Assert.Null(mod.LastMask); // no masking at inference
     }
 
-    [Fact]
-    public void Float32GradientsMatchFloat64WithOneDnnOff()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Float32GradientsMatchFloat64WithOneDnnOff(bool oneDnnForward)
     {
         TrainStep.PrepareCpuBackend(CPU);
         Assert.False(TorchRuntime.MkldnnEnabled);
@@ -132,14 +134,22 @@ public class TrainingTests
         m32.train(); m64.train();
         using var img = rand(2, 3, 32, 32); using var flo = rand(2, 3, 32, 32);
         using var masks = (rand(2, 32, 32) > 0.6).to_type(ScalarType.Int64);
-        using (var l = TrainStep.Loss(m32.forward(img, flo), masks)) l.backward();
+        // the trainer's CPU path: forward with oneDNN, backward without (TrainStep.Run(oneDnnForward: true))
+        TorchRuntime.MkldnnEnabled = oneDnnForward;
+        using (var logits = m32.forward(img, flo))
+        {
+            TorchRuntime.MkldnnEnabled = false;
+            using var l = TrainStep.Loss(logits, masks);
+            l.backward();
+        }
         using (var l = TrainStep.Loss(m64.forward(img.to_type(ScalarType.Float64), flo.to_type(ScalarType.Float64)), masks)) l.backward();
         var p32 = m32.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         var p64 = m64.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         // 3x3 convs with few output channels (the oneDNN trap), the encoders' first convs, the modulator, the head
         var names = p32.Keys.Where(k => k.EndsWith("predictor.conv.weight") || k.Contains("cbam1.conv3") || k.Contains("patch_embeddings.0.proj.weight")
-                                        || k.EndsWith("modulator.blocks.0.attn.qkv.weight") || k.Contains("blend1.conv.weight")).ToList();
-        Assert.True(names.Count >= 5, string.Join(", ", names));
+                                        || k.EndsWith("modulator.blocks.0.attn.qkv.weight") || k.Contains("blend1.conv.weight")
+                                        || k.EndsWith("block.0.0.mlp.dwconv.dwconv.weight")).ToList();
+        Assert.True(names.Count >= 6, string.Join(", ", names));
         foreach (var name in names)
         {
             var g32 = p32[name].grad!.to_type(ScalarType.Float64); var g64 = p64[name].grad!;
