@@ -22,8 +22,8 @@ public sealed record DemoOptions
     public int Height { get; init; } = 64;
     public string Arch { get; init; } = "cmtm-b0";
     public int Resolution { get; init; } = 64;
-    public int BatchSize { get; init; } = 8;
-    public double Lr { get; init; } = 1e-3;
+    public int BatchSize { get; init; } = 4;
+    public double Lr { get; init; } = 5e-4;
     public double TrainMinutes { get; init; } = 4;
     public ulong Seed { get; init; } = 1;
     public int Threads { get; init; } = 2;

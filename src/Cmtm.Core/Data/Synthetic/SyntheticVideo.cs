@@ -77,7 +77,7 @@ public sealed class SyntheticVideo
         targetShape = Shape.Random(rng);
 
         double size = Math.Min(w, h);
-        tScale0 = size * rng.Uniform(0.16, 0.26);
+        tScale0 = size * rng.Uniform(0.4, 0.58);
         tGrowth = Math.Pow(rng.Uniform(0.7, 1.45), 1.0 / Math.Max(1, frames - 1)); // total scale change 0.7x..1.45x
         tAngle0 = rng.Uniform(0, 2 * Math.PI);
         tSpin = rng.Uniform(-0.04, 0.04);
@@ -106,7 +106,7 @@ public sealed class SyntheticVideo
             // same texture family as the target (often the very same texture), glued to the world
             var tex = rng.Chance(0.6) ? targetTex : Texture.Random(rng, background: false);
             var shape = rng.Chance(0.5) ? targetShape : Shape.Random(rng);
-            distractors[i] = (shape, tex, rng.Uniform(0.1, 0.9) * w, rng.Uniform(0.1, 0.9) * h, size * rng.Uniform(0.13, 0.24), rng.Uniform(0, 2 * Math.PI));
+            distractors[i] = (shape, tex, rng.Uniform(0.1, 0.9) * w, rng.Uniform(0.1, 0.9) * h, size * rng.Uniform(0.3, 0.45), rng.Uniform(0, 2 * Math.PI));
         }
         int nf = rng.NextInt(opt.MaxFlowNoiseRegions + 1);
         flowNoise = new (double, double, double, double, double, double, double)[nf];
