@@ -14,5 +14,6 @@ public static class CommandCatalog
         yield return EvaluateCommand.Create();
         yield return CompareCommand.Create();
         yield return FlowCommand.Create();
+        yield return FuzzCommand.Create();
     }
 }
