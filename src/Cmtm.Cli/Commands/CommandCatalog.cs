@@ -11,9 +11,13 @@ public static class CommandCatalog
         yield return InspectCommand.Create();
         yield return PredictCommand.Create();
         yield return SegmentCommand.Create();
+        yield return BenchCommand.Create();
         yield return EvaluateCommand.Create();
         yield return CompareCommand.Create();
         yield return FlowCommand.Create();
+        yield return SynthCommand.Create();
+        yield return TrainCommand.Create();
+        yield return DemoCommand.Create();
         yield return FuzzCommand.Create();
     }
 }

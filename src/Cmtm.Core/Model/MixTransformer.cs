@@ -59,6 +59,19 @@ public sealed class EfficientSelfAttention : Module<Tensor, Tensor>
         }
     }
 
+    /// <summary>
+    /// The spatial-reduction conv (kernel = stride = r) on tokens (B,H*W,C) as one matrix product over non-overlapping
+    /// r x r patches: same arithmetic as the conv, without the NCHW round trip (oneDNN is slow on it here).
+    /// </summary>
+    internal static Tensor SpatialReduce(Tensor x, Conv2d conv, int h, int w, int r)
+    {
+        using var scope = NewDisposeScope();
+        long b = x.shape[0], c = x.shape[2];
+        var patches = x.view(b, h / r, r, w / r, r, c).permute(0, 1, 3, 2, 4, 5).reshape(b, (h / r) * (w / r), r * r * c);
+        var weight = conv.weight!.permute(0, 2, 3, 1).reshape(conv.weight!.shape[0], r * r * c);
+        return functional.linear(patches, weight, conv.bias).MoveToOuterDisposeScope();
+    }
+
     public override Tensor forward(Tensor x)
     {
         long b = x.shape[0], n = x.shape[1], c = x.shape[2], d = c / heads;
@@ -66,9 +79,7 @@ public sealed class EfficientSelfAttention : Module<Tensor, Tensor>
         Tensor kvIn = x;
         if (sr != null)
         {
-            using var grid = x.transpose(1, 2).reshape(b, c, H, W);
-            using var reduced = sr.forward(grid);
-            using var flat = reduced.flatten(2).transpose(1, 2);
+            using var flat = SpatialReduce(x, sr, H, W, srRatio);
             kvIn = layer_norm!.forward(flat);
         }
         long m = kvIn.shape[1];
@@ -130,11 +141,8 @@ public sealed class MixFfn : Module<Tensor, Tensor>
     public Tensor Forward(Tensor x, int h, int w)
     {
         using var a = dense1.forward(x);
-        long b = a.shape[0], c = a.shape[2];
-        using var grid = a.transpose(1, 2).view(b, c, h, w);
-        using var conv = dwconv.forward(grid);
-        using var tokens = conv.flatten(2).transpose(1, 2);
-        using var act = functional.gelu(tokens);
+        using var conv = dwconv.ForwardTokens(a, h, w);
+        using var act = functional.gelu(conv);
         return dense2.forward(act);
     }
 
@@ -145,6 +153,24 @@ public sealed class MixFfn : Module<Tensor, Tensor>
         private readonly Conv2d dwconv;
         public DwConv(int dim) : base("SegformerDWConv") { dwconv = Conv2d(dim, dim, 3, padding: 1, groups: dim); register_module("dwconv", dwconv); }
         public override Tensor forward(Tensor x) => dwconv.forward(x);
+
+        /// <summary>
+        /// The depthwise 3x3 conv (padding 1) applied directly to tokens (B,H*W,C), which are the channels-last layout of
+        /// the grid: bias + the sum of 9 shifted, per-channel-weighted views. Same result as the NCHW conv, and several
+        /// times faster on CPU than oneDNN's depthwise kernel with the transposes it needs.
+        /// </summary>
+        public Tensor ForwardTokens(Tensor tokens, int h, int w)
+        {
+            using var scope = NewDisposeScope();
+            long b = tokens.shape[0], c = tokens.shape[2];
+            var padded = functional.pad(tokens.view(b, h, w, c), new long[] { 0, 0, 1, 1, 1, 1 });
+            var taps = dwconv.weight!.view(c, 9).t();
+            var acc = dwconv.bias!.expand(b, h, w, c).clone();
+            for (int dy = 0; dy < 3; dy++)
+                for (int dx = 0; dx < 3; dx++)
+                    acc = acc.addcmul_(padded.narrow(1, dy, h).narrow(2, dx, w), taps[dy * 3 + dx], 1);
+            return acc.view(b, (long)h * w, c).MoveToOuterDisposeScope();
+        }
     }
 }
 

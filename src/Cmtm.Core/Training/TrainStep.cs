@@ -30,14 +30,22 @@ public static class TrainStep
     }
 
     /// <summary>images, flows: (B,3,R,R) in [0,1] at the model resolution; masks (B,R,R) int64.</summary>
-    public static StepResult Run(VosModel model, optim.Optimizer optimizer, Tensor images, Tensor flows, Tensor masks)
+    /// <param name="oneDnnForward">CPU speed-up: run the forward pass with oneDNN (correct, and several times faster for
+    /// the encoders' depthwise convolutions) and the backward pass without it (libtorch picks the convolution backend
+    /// again at backward time, so the faulty oneDNN conv backward is never used). Off = the plain official step.</param>
+    public static StepResult Run(VosModel model, optim.Optimizer optimizer, Tensor images, Tensor flows, Tensor masks, bool oneDnnForward = false)
     {
         using var scope = NewDisposeScope();
         model.train();
-        var logits = model.forward(images, flows);
+        bool restore = TorchRuntime.MkldnnEnabled;
+        Tensor logits;
+        if (oneDnnForward) TorchRuntime.MkldnnEnabled = true;
+        try { logits = model.forward(images, flows); }
+        finally { TorchRuntime.MkldnnEnabled = oneDnnForward ? false : restore; }
         var loss = Loss(logits, masks);
         optimizer.zero_grad();
-        loss.backward();
+        try { loss.backward(); }
+        finally { TorchRuntime.MkldnnEnabled = restore; }
         optimizer.step();
         return new StepResult(loss.item<float>(), ForegroundIou(logits.detach(), masks));
     }

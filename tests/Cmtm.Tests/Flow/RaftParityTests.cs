@@ -46,9 +46,12 @@ public class RaftParityTests : IClassFixture<RaftParityTests.Loaded>
         using var _ = no_grad();
         var i1 = RaftModel.Normalize(_l.Image1);
         var i2 = RaftModel.Normalize(_l.Image2);
+        // the official batch-2 call (fnet on cat([image1, image2])) and the per-image path the port uses
         var f = _l.Model.FeatureEncoder.forward(cat(new[] { i1, i2 }, 0));
         Assert.True(MaxDiff(f[..1], "raft_fmap1.npy") < 1e-4);
         Assert.True(MaxDiff(f[1..], "raft_fmap2.npy") < 1e-4);
+        Assert.True(MaxDiff(_l.Model.Features(_l.Image1), "raft_fmap1.npy") < 1e-4);
+        Assert.True(MaxDiff(_l.Model.Features(_l.Image2), "raft_fmap2.npy") < 1e-4);
         Assert.True(MaxDiff(_l.Model.ContextEncoder.forward(i1), "raft_cnet.npy") < 1e-4);
     }
 

@@ -75,11 +75,32 @@ public sealed class RaftFlow : IFlowEstimator
         using var _ = no_grad();
         var padder = new RaftPadder(from.Height, from.Width);
         var a = padder.Pad(from.ToTensor255().to(Device));
-        var b = padder.Pad(to.ToTensor255().to(Device));
-        var (_, up) = Model.Forward(a, b, Iters);
+        var f1 = CachedFeatures(from, padder);
+        var f2 = CachedFeatures(to, padder);
+        var (_, up) = Model.Refine(a, f1, f2, Iters);
         var flow = padder.Unpad(up);
         return FlowField.FromTensor(flow);
     }
 
-    public void Dispose() => Model.Dispose();
+    // fnet features of the last two frames seen (by reference): in a stream, frame t is image2 of pair (t-1, t) and
+    // image1 of pair (t, t+1), and the backward pair of the last frame reuses both, so each frame is encoded once.
+    private readonly List<(RgbFrame Frame, Tensor Features)> _cache = new();
+
+    private Tensor CachedFeatures(RgbFrame frame, RaftPadder padder)
+    {
+        foreach (var (f, t) in _cache) if (ReferenceEquals(f, frame)) return t;
+        Tensor feats;
+        using (var scope = NewDisposeScope())
+            feats = Model.Features(padder.Pad(frame.ToTensor255().to(Device))).DetachFromDisposeScope();
+        _cache.Add((frame, feats));
+        while (_cache.Count > 2) { _cache[0].Features.Dispose(); _cache.RemoveAt(0); }
+        return feats;
+    }
+
+    public void Dispose()
+    {
+        foreach (var (_, t) in _cache) t.Dispose();
+        _cache.Clear();
+        Model.Dispose();
+    }
 }
