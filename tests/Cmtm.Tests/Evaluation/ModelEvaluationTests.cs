@@ -181,6 +181,41 @@ public class ModelEvaluationTests
         Assert.Equal(DavisMetrics.Iou(gt, written), j, 1e-12);
     }
 
+    /// <summary>FBMS layout (frames, masks paired by sorted order; grayscale masks): 0/255 results named by annotation stem, IoU protocol.</summary>
+    [Fact]
+    public void FbmsLayoutWritesGrayResultsNamedByAnnotationAndScoresIou()
+    {
+        using var ds = new TinyDavis();
+        using var d = new Shared.TempDir();
+        var root = d.File("fbms");
+        foreach (var seq in TinyDavis.Sequences)
+        {
+            var img = Directory.CreateDirectory(Path.Combine(root, "JPEGImages", seq)).FullName;
+            var ann = Directory.CreateDirectory(Path.Combine(root, "Annotations", seq)).FullName;
+            for (var i = 0; i < TinyDavis.FramesPerSequence; i++)
+            {
+                File.Copy(Path.Combine(ds.Root, "JPEGImages", "480p", seq, $"{i:00000}.jpg"), Path.Combine(img, $"{seq}_{i:000}.jpg"));
+                var gt = PngMask.Read(Path.Combine(ds.Root, "Annotations", "480p", seq, $"{i:00000}.png"), MaskRule.ObjectIds);
+                PngMask.WriteGray(Path.Combine(ann, $"{seq}_{i:000}_gt.png"), gt); // annotation stems differ from image stems
+            }
+        }
+        using var predictor = new FramePredictor(ModelCheckpoint.Load(TinyDavis.Weights, resolution: TinyDavis.Resolution));
+        using var farneback = new FarnebackFlow();
+        var flows = DatasetFlows.Estimate(farneback);
+        var record = ModelEvaluation.LoadDataset(DatasetKind.Fbms, root, flows);
+        var results = d.File("res");
+        var report = ModelEvaluation.Run(record, predictor, flows, new ModelEvaluationOptions { ResultsDir = results, Scoring = new EvaluationOptions { MaxParallelism = 1 } });
+
+        Assert.Equal(EvaluationProtocol.Iou, report.Protocol);
+        Assert.Equal(["J-Mean"], report.Columns);
+        Assert.InRange(report.Overall["J-Mean"], 0, 1);
+        Assert.Equal(6, report.Inference!.Frames);
+        var png = PngCodec.Read(Path.Combine(results, "dog", "dog_001_gt.png"));
+        Assert.Equal(PngColorType.Gray, png.ColorType);
+        Assert.All(png.Samples, v => Assert.True(v is 0 or 255));
+        Assert.Equal(3, Directory.GetFiles(Path.Combine(results, "blackswan")).Length);
+    }
+
     [Fact]
     public void FlowFolderMissingAFrameIsANamedErrorBeforeAnyOutput()
     {

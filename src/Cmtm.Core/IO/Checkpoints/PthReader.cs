@@ -17,6 +17,12 @@ public static class PthReader
     /// <summary>Largest accepted data.pkl (the pickled structure, not the tensor data; a few MB even for large models).</summary>
     public const long MaxPickleBytes = 256L << 20;
 
+    /// <summary>
+    /// Most bytes of tensors materialised per byte of storage data in the archive (plus 1 MB). Views may share a storage
+    /// (tied weights), but stride-0 or overlapping views must not expand a small file into gigabytes of tensors.
+    /// </summary>
+    public const int MaxViewExpansion = 4;
+
     /// <summary>Wrapper keys accepted around a state dict, in order of preference.</summary>
     public static readonly IReadOnlyList<string> WrapperKeys = new[] { "state_dict", "model", "model_state_dict", "module", "net" };
 
@@ -100,6 +106,12 @@ public static class PthReader
                 catch (Exception e) when (e is InvalidDataException or EndOfStreamException or ArgumentException)
                 { throw new CheckpointFormatException(path, $"corrupt or truncated zip archive ({e.Message})", e); }
                 try { return new PthArchive(path, fs, zip); }
+                catch (Exception e) when (e is InvalidDataException or EndOfStreamException)
+                {
+                    // the central directory is read lazily, on the first access to Entries
+                    zip.Dispose();
+                    throw new CheckpointFormatException(path, $"corrupt or truncated zip archive ({e.Message})", e);
+                }
                 catch { zip.Dispose(); throw; }
             }
             catch
@@ -197,6 +209,7 @@ public static class PthReader
                 CheckExtent(key, r);
                 tensors.Add((key, r));
             }
+            CheckExpansion(tensors, storages);
             return new Layout(tensors, wrapper);
         }
 
@@ -254,6 +267,21 @@ public static class PthReader
             catch (OverflowException) { end = long.MaxValue; }
             if (end > r.Storage.Numel)
                 throw Error($"tensor '{key}' {DTypes.ShapeText(r.Size)} (offset {r.Offset}, stride {DTypes.ShapeText(r.Stride)}) needs {end} elements but its storage 'data/{r.Storage.Key}' has only {r.Storage.Numel}");
+        }
+
+        /// <summary>Bounds what materialising the tensors allocates by the storage data actually in the file.</summary>
+        private void CheckExpansion(List<(string Key, TensorRef Ref)> tensors, Dictionary<string, StorageRef> storages)
+        {
+            long storageBytes = 0, tensorBytes = 0;
+            foreach (var s in storages.Values) storageBytes += s.Numel * DTypes.ElementSize(s.DType); // each equals its entry's length
+            long limit = MaxViewExpansion * storageBytes + (1L << 20);
+            foreach (var (key, r) in tensors)
+            {
+                try { tensorBytes = checked(tensorBytes + checked(r.Numel * DTypes.ElementSize(r.Storage.DType))); }
+                catch (OverflowException) { tensorBytes = long.MaxValue; }
+                if (tensorBytes > limit)
+                    throw Error($"tensor '{key}' {DTypes.ShapeText(r.Size)} (stride {DTypes.ShapeText(r.Stride)}) brings the tensors to more than {limit} bytes from {storageBytes} bytes of storage data; stride-0 or overlapping views that expand the file more than {MaxViewExpansion}x are not supported");
+            }
         }
 
         private (PyDict Dict, string? Wrapper) SelectStateDict(object? top)

@@ -166,6 +166,8 @@ public static class SafeTensors
         long dataStart = 8 + (long)n;
         long dataLen = fileLen - dataStart;
         if (n == 0 || json[0] != (byte)'{') throw Bad("safetensors header is not a JSON object");
+        // JsonDocument transcodes strings lazily and would throw InvalidOperationException on invalid UTF-8 later
+        if (!System.Text.Unicode.Utf8.IsValid(json)) throw Bad("safetensors header is not valid UTF-8");
 
         JsonDocument doc;
         try { doc = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 16 }); }
@@ -228,7 +230,9 @@ public static class SafeTensors
         }
         if (!v.TryGetProperty("data_offsets", out var off) || off.ValueKind != JsonValueKind.Array || off.GetArrayLength() != 2)
             throw Bad("missing data_offsets [begin, end]");
-        if (!off[0].TryGetInt64(out var begin) || !off[1].TryGetInt64(out var end) || begin < 0 || end < begin)
+        // TryGetInt64 throws (InvalidOperationException) on non-numbers, so check the kind first
+        if (off[0].ValueKind != JsonValueKind.Number || off[1].ValueKind != JsonValueKind.Number
+            || !off[0].TryGetInt64(out var begin) || !off[1].TryGetInt64(out var end) || begin < 0 || end < begin)
             throw Bad("invalid data_offsets");
         long? numel = DTypes.Numel(shape);
         long? bytes = null;
