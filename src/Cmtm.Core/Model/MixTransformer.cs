@@ -159,6 +159,9 @@ public sealed class MixFfn : Module<Tensor, Tensor>
         /// the grid: bias + the sum of 9 shifted, per-channel-weighted views. Same result as the NCHW conv, and several
         /// times faster on CPU than oneDNN's depthwise kernel with the transposes it needs.
         /// </summary>
+        // one long-lived scalar: a temporary Scalar per call can be finalised while libtorch still reads it
+        private static readonly Scalar One = 1.0.ToScalar();
+
         public Tensor ForwardTokens(Tensor tokens, int h, int w)
         {
             using var scope = NewDisposeScope();
@@ -168,7 +171,7 @@ public sealed class MixFfn : Module<Tensor, Tensor>
             var acc = dwconv.bias!.expand(b, h, w, c).clone();
             for (int dy = 0; dy < 3; dy++)
                 for (int dx = 0; dx < 3; dx++)
-                    acc = acc.addcmul_(padded.narrow(1, dy, h).narrow(2, dx, w), taps[dy * 3 + dx], 1);
+                    acc = acc.addcmul_(padded.narrow(1, dy, h).narrow(2, dx, w), taps[dy * 3 + dx], One);
             return acc.view(b, (long)h * w, c).MoveToOuterDisposeScope();
         }
     }

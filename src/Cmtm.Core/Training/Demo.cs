@@ -15,7 +15,7 @@ namespace Cmtm.Training;
 public sealed record DemoOptions
 {
     public string Out { get; init; } = "runs/demo";
-    public int TrainVideos { get; init; } = 32;
+    public int TrainVideos { get; init; } = 48;
     public int ValVideos { get; init; } = 6;
     public int Frames { get; init; } = 10;
     public int Width { get; init; } = 96;
@@ -23,7 +23,7 @@ public sealed record DemoOptions
     public string Arch { get; init; } = "cmtm-b0";
     public int Resolution { get; init; } = 64;
     public int BatchSize { get; init; } = 4;
-    public double Lr { get; init; } = 5e-4;
+    public double Lr { get; init; } = 1e-3;
     public double TrainMinutes { get; init; } = 4;
     public ulong Seed { get; init; } = 1;
     public int Threads { get; init; } = 2;

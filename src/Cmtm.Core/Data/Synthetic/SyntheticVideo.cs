@@ -18,7 +18,7 @@ public sealed record SyntheticOptions
     /// <summary>Static look-alike objects (same texture family and shapes as the target, glued to the background).</summary>
     public int MaxDistractors { get; init; } = 2;
     /// <summary>Background patches whose flow moves (like water or foliage) although nothing salient is there.</summary>
-    public int MaxFlowNoiseRegions { get; init; } = 2;
+    public int MaxFlowNoiseRegions { get; init; } = 3;
     /// <summary>Probability of an occluding pole in front of the scene.</summary>
     public double OccluderProbability { get; init; } = 0.5;
     /// <summary>Maximum camera speed in pixels per frame (at a 160-pixel-wide frame; scaled with the size).</summary>
@@ -30,6 +30,9 @@ public sealed record SyntheticOptions
     public double ImageNoise { get; init; } = 4.0;
     /// <summary>Low-frequency flow error (fraction of the target speed), like an imperfect flow estimator.</summary>
     public double FlowNoise { get; init; } = 0.25;
+    /// <summary>Blur of the flow field (radius as a fraction of the shorter side): real estimators such as RAFT give
+    /// soft motion boundaries, so the exact object outline has to come from the appearance stream.</summary>
+    public double FlowBlur { get; init; } = 0.03;
 }
 
 /// <summary>
@@ -108,10 +111,10 @@ public sealed class SyntheticVideo
             var shape = rng.Chance(0.5) ? targetShape : Shape.Random(rng);
             distractors[i] = (shape, tex, rng.Uniform(0.1, 0.9) * w, rng.Uniform(0.1, 0.9) * h, size * rng.Uniform(0.3, 0.45), rng.Uniform(0, 2 * Math.PI));
         }
-        int nf = rng.NextInt(opt.MaxFlowNoiseRegions + 1);
+        int nf = opt.MaxFlowNoiseRegions == 0 ? 0 : 1 + rng.NextInt(opt.MaxFlowNoiseRegions);
         flowNoise = new (double, double, double, double, double, double, double)[nf];
         for (int i = 0; i < nf; i++)
-            flowNoise[i] = (rng.Uniform(0, w), rng.Uniform(0, h), size * rng.Uniform(0.12, 0.3), size * rng.Uniform(0.12, 0.3),
+            flowNoise[i] = (rng.Uniform(0, w), rng.Uniform(0, h), size * rng.Uniform(0.25, 0.45), size * rng.Uniform(0.25, 0.45),
                 rng.Uniform(0.6, 1.0) * speed, rng.Uniform(0.2, 0.6), rng.Uniform(0, 2 * Math.PI));
         occluder = (rng.Chance(opt.OccluderProbability), rng.Uniform(0.2, 0.8) * w, size * rng.Uniform(0.06, 0.12), rng.Uniform(-0.3, 0.3));
         brightnessDrift = rng.Uniform(-0.15, 0.15) / Math.Max(1, frames - 1);
@@ -239,7 +242,32 @@ public sealed class SyntheticVideo
             rgb[3 * i + 1] = ToByte(col.G * bright * 255 + nz * noise.Gaussian());
             rgb[3 * i + 2] = ToByte(col.B * bright * 255 + nz * noise.Gaussian());
         }
+        int radius = (int)Math.Round(opt.FlowBlur * Math.Min(w, h));
+        if (radius > 0) { BoxBlur2(fu, w, h, radius); BoxBlur2(fv, w, h, radius); }
         return new SyntheticFrame { Rgb = rgb, FlowU = fu, FlowV = fv, Mask = mask };
+    }
+
+    /// <summary>Two passes of a separable box blur (clamped edges): close to a Gaussian of sigma ~ 0.8 r.</summary>
+    private static void BoxBlur2(float[] a, int w, int h, int r)
+    {
+        var tmp = new float[a.Length];
+        for (int pass = 0; pass < 2; pass++)
+        {
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++)
+                {
+                    double sum = 0;
+                    for (int k = -r; k <= r; k++) sum += a[y * w + Math.Clamp(x + k, 0, w - 1)];
+                    tmp[y * w + x] = (float)(sum / (2 * r + 1));
+                }
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++)
+                {
+                    double sum = 0;
+                    for (int k = -r; k <= r; k++) sum += tmp[Math.Clamp(y + k, 0, h - 1) * w + x];
+                    a[y * w + x] = (float)(sum / (2 * r + 1));
+                }
+        }
     }
 
     private static byte ToByte(double v) => (byte)Math.Clamp((int)Math.Round(v), 0, 255);
