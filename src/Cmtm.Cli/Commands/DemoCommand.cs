@@ -8,7 +8,7 @@ public static class DemoCommand
     public static Command Create()
     {
         var outOpt = new Option<string>("--out") { Description = "run folder (must not exist or be empty)", DefaultValueFactory = _ => $"runs/demo-{DateTime.Now:yyyyMMdd-HHmmss}" };
-        var minutes = new Option<double>("--minutes") { Description = "training time budget in minutes", DefaultValueFactory = _ => 4 };
+        var minutes = new Option<double>("--minutes") { Description = "training time budget in minutes", DefaultValueFactory = _ => 5 };
         var threads = new Option<int>("--threads") { Description = "libtorch threads", DefaultValueFactory = _ => 2 };
         var res = new Option<int>("--resolution") { Description = "model resolution (multiple of 32)", DefaultValueFactory = _ => 64 };
         var seed = new Option<ulong>("--seed") { Description = "seed for data and training", DefaultValueFactory = _ => 1UL };

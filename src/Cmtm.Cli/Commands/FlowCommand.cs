@@ -14,11 +14,13 @@ public static class FlowCommand
 {
     public static Command Create()
     {
-        var input = new Argument<string>("input") { Description = "video file (mp4/avi/mkv/webm) or folder of frames (*.jpg/*.png, sorted by name)" };
+        var input = new Argument<string?>("input") { Description = "video file (mp4/avi/mkv/webm) or folder of frames (*.jpg/*.png, sorted by name); omit with --dataset", Arity = ArgumentArity.ZeroOrOne };
+        var dataset = new Option<string?>("--dataset") { Description = "fill <root>/JPEGFlows for a whole dataset: davis16 (train and val), fbms, yto, lvd, ytvos" };
+        var root = new Option<string?>("--root") { Description = "dataset root for --dataset" };
         var method = new Option<string>("--method") { Description = "farneback (fast, CPU) or raft (accurate; needs --weights)", DefaultValueFactory = _ => "farneback" };
         var weights = new Option<string?>("--weights") { Description = "RAFT checkpoint (official raft-things.pth / raft-sintel.pth, or a plain state dict)" };
         var iters = new Option<int>("--iters") { Description = "RAFT refinement iterations", DefaultValueFactory = _ => 20 };
-        var output = new Option<string>("--out") { Description = "output folder: <stem>.jpg (or .png) per frame", Required = true };
+        var output = new Option<string?>("--out") { Description = "output folder: <stem>.jpg (or .png) per frame (not with --dataset)" };
         var flo = new Option<bool>("--flo") { Description = "also write the raw flow as <stem>.flo (Middlebury)" };
         var format = new Option<string>("--format") { Description = "flow image format: jpg (like the datasets' JPEGFlows) or png", DefaultValueFactory = _ => "jpg" };
         var overwrite = new Option<bool>("--overwrite") { Description = "recompute frames whose outputs exist (default: skip them, so runs resume)" };
@@ -26,20 +28,36 @@ public static class FlowCommand
         var threads = CommonOptions.Threads();
         var cmd = new Command("flow", "Compute optical flow for every frame of a video or frames folder (frame t -> t+1; the last frame gets t -> t-1) and write flow colour images named after the frames.")
         {
-            input, method, weights, iters, output, flo, format, overwrite, device, threads,
+            input, dataset, root, method, weights, iters, output, flo, format, overwrite, device, threads,
         };
         cmd.Subcommands.Add(CreateVisualize());
         cmd.SetAction(p =>
         {
             TorchRuntime.SetThreads(p.GetValue(threads));
+            if (p.GetValue(dataset) is string kind)
+            {
+                if (p.GetValue(input) != null || p.GetValue(output) != null)
+                    throw new CmtmException("--dataset", "takes --root only (outputs go to <root>/JPEGFlows); drop the input and --out");
+                var datasetRoot = p.GetValue(root) ?? throw new CmtmException("--root", "--dataset needs --root");
+                using var est = CreateEstimator(p.GetValue(method)!, p.GetValue(weights), p.GetValue(iters), p.GetValue(device));
+                var total = DatasetFlowExport.Run(kind, datasetRoot, est, new FlowExportOptions
+                {
+                    OutputDir = "unused",
+                    Format = ParseFormat(p.GetValue(format)!),
+                    WriteFlo = p.GetValue(flo),
+                    SkipExisting = !p.GetValue(overwrite),
+                }, Console.Out.WriteLine, ProgressPrinter());
+                Console.Out.WriteLine($"done: {total.Sequences} sequences, {total.Frames} frames ({total.Computed} computed, {total.Skipped} already present) in {total.Seconds:0.0} s");
+                return 0;
+            }
             var options = new FlowExportOptions
             {
-                OutputDir = p.GetValue(output)!,
+                OutputDir = p.GetValue(output) ?? throw new CmtmException("--out", "an output folder is required"),
                 Format = ParseFormat(p.GetValue(format)!),
                 WriteFlo = p.GetValue(flo),
                 SkipExisting = !p.GetValue(overwrite),
             };
-            var source = FrameSources.Open(p.GetValue(input)!);
+            var source = FrameSources.Open(p.GetValue(input) ?? throw new CmtmException("input", "give a video, a frames folder, or --dataset with --root"));
             using var estimator = CreateEstimator(p.GetValue(method)!, p.GetValue(weights), p.GetValue(iters), p.GetValue(device));
             Console.Out.WriteLine($"flow: {source.Path} ({(source.Count is int n ? n == 1 ? "1 frame" : $"{n} frames" : "frame count unknown")}) -> {options.OutputDir} [{estimator.Name}]");
             var summary = FlowExport.Run(source, estimator, options, ProgressPrinter());

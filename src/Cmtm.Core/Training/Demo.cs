@@ -24,7 +24,7 @@ public sealed record DemoOptions
     public int Resolution { get; init; } = 64;
     public int BatchSize { get; init; } = 4;
     public double Lr { get; init; } = 1e-3;
-    public double TrainMinutes { get; init; } = 4;
+    public double TrainMinutes { get; init; } = 5;
     public ulong Seed { get; init; } = 1;
     public int Threads { get; init; } = 2;
     /// <summary>DAVIS-2016 val folder with frames (only sequences with JPEGs are used); null = look for ../shared/data/davis16-val.</summary>

@@ -1,0 +1,43 @@
+using Cmtm.Data.Datasets;
+using Cmtm.IO;
+
+namespace Cmtm.Flow;
+
+public sealed record DatasetFlowSummary(int Sequences, int Frames, int Computed, int Skipped, double Seconds);
+
+/// <summary>
+/// Fills a dataset's JPEGFlows folder (the layout the official loaders read) from its JPEGImages, sequence by
+/// sequence, skipping frames whose flow exists (resumable). DAVIS covers every split listed in ImageSets/2016.
+/// </summary>
+public static class DatasetFlowExport
+{
+    public static DatasetFlowSummary Run(string kindName, string root, IFlowEstimator estimator, FlowExportOptions template,
+        Action<string>? say = null, Action<FlowProgress>? progress = null)
+    {
+        var kind = DatasetReader.ParseKind(kindName);
+        if (kind == DatasetKind.Dutsv2)
+            throw new CmtmException("--dataset", "DUTSv2 holds still images: its flows are simulated from depth (FakeFlow), not estimated from frames");
+        var sequences = new List<SequenceRecord>();
+        if (kind == DatasetKind.Davis16)
+        {
+            var splits = new[] { "train", "val" }.Where(s => File.Exists(Path.Combine(root, "ImageSets", "2016", s + ".txt"))).ToList();
+            if (splits.Count == 0) throw new CmtmException(Path.Combine(root, "ImageSets", "2016"), "no train.txt or val.txt");
+            foreach (var split in splits) sequences.AddRange(DatasetReader.Davis(root, split, DatasetParts.Images).Sequences);
+        }
+        else sequences.AddRange(DatasetReader.Load(kind, root, DatasetParts.Images).Sequences);
+
+        var flowRoot = DatasetReader.PartRoot(kind, root, DatasetParts.Flows);
+        int frames = 0, computed = 0, skipped = 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (int i = 0; i < sequences.Count; i++)
+        {
+            var seq = sequences[i];
+            var framesDir = Path.GetDirectoryName(seq.Frames[0].Image!)!;
+            var options = template with { OutputDir = Path.Combine(new[] { flowRoot }.Concat(seq.Name.Split('/')).ToArray()) };
+            say?.Invoke($"[{i + 1}/{sequences.Count}] {seq.Name}: {seq.Frames.Count} frames -> {options.OutputDir}");
+            var summary = FlowExport.Run(new FolderFrameSource(framesDir), estimator, options, progress);
+            frames += summary.Frames; computed += summary.Computed; skipped += summary.Skipped;
+        }
+        return new DatasetFlowSummary(sequences.Count, frames, computed, skipped, clock.Elapsed.TotalSeconds);
+    }
+}
