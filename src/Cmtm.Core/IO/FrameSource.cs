@@ -27,18 +27,12 @@ public sealed class RgbFrame
     /// <summary>From an 8-bit BGR (or gray / BGRA) OpenCV image.</summary>
     public static RgbFrame FromBgrMat(Mat bgr, int index, string stem, string source)
     {
-        using var rgb = new Mat();
-        var code = bgr.Channels() switch
-        {
-            1 => ColorConversionCodes.GRAY2RGB,
-            3 => ColorConversionCodes.BGR2RGB,
-            4 => ColorConversionCodes.BGRA2RGB,
-            var c => throw new CmtmException(source, $"unsupported image with {c} channels"),
-        };
-        if (bgr.Depth() != MatType.CV_8U) throw new CmtmException(source, "unsupported image depth (expected 8-bit)");
-        Cv2.CvtColor(bgr, rgb, code);
-        return new RgbFrame(index, stem, rgb.Cols, rgb.Rows, CopyBytes(rgb), source);
+        var img = RgbImage.FromMat(bgr, source); // the one conversion path (gray / alpha / 16-bit, with a note)
+        return new RgbFrame(index, stem, img.Width, img.Height, img.Pixels, source) { Note = img.Note };
     }
+
+    /// <summary>What was converted when the frame was decoded (grayscale, alpha, 16-bit), or null.</summary>
+    public string? Note { get; init; }
 
     /// <summary>An 8-bit BGR OpenCV Mat (new, caller disposes).</summary>
     public Mat ToBgrMat()
@@ -168,7 +162,7 @@ public sealed class FolderFrameSource : IFrameSource
     public static RgbFrame Read(string file, int index = 0)
     {
         if (!File.Exists(file)) throw new CmtmException(file, "frame file does not exist");
-        using var bgr = Cv2.ImRead(file, ImreadModes.Color);
+        using var bgr = Cv2.ImRead(file, ImreadModes.Unchanged);
         if (bgr.Empty()) throw new CmtmException(file, "cannot decode image (unreadable or corrupt)");
         return RgbFrame.FromBgrMat(bgr, index, System.IO.Path.GetFileNameWithoutExtension(file), file);
     }

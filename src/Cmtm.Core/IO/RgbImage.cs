@@ -30,7 +30,7 @@ public sealed class RgbImage
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         { throw new CmtmException(path, $"cannot read file ({e.Message})", e); }
         using var mat = Cv2.ImDecode(bytes, ImreadModes.Unchanged);
-        if (mat.Empty()) throw new CmtmException(path, "not a readable image (corrupt or unsupported format)");
+        if (mat.Empty()) throw new CmtmException(path, "cannot decode image (unreadable or corrupt)");
         return FromMat(mat, path);
     }
 
@@ -61,9 +61,7 @@ public sealed class RgbImage
                 case 4: Cv2.CvtColor(work, rgb, ColorConversionCodes.BGRA2RGB); notes.Add("RGBA converted to RGB (alpha dropped)"); break;
                 default: throw new CmtmException(source, $"unsupported channel count {work.Channels()}");
             }
-            var pixels = new byte[rgb.Rows * rgb.Cols * 3];
-            using (var cont = rgb.Clone())
-                System.Runtime.InteropServices.Marshal.Copy(cont.Data, pixels, 0, pixels.Length);
+            var pixels = RgbFrame.CopyBytes(rgb);
             return new RgbImage(rgb.Cols, rgb.Rows, pixels) { Note = notes.Count == 0 ? null : string.Join(", ", notes) };
         }
         finally { foreach (var m in owned) m.Dispose(); }
