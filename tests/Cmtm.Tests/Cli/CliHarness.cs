@@ -1,5 +1,9 @@
 namespace Cmtm.Tests.Cli;
 
+/// <summary>Tests that redirect the process-wide Console (every CLI run) run alone, never beside other tests.</summary>
+[CollectionDefinition("Console", DisableParallelization = true)]
+public sealed class ConsoleCollection { }
+
 /// <summary>Runs the real CLI entry point in-process and captures its output and exit code.</summary>
 public static class CliHarness
 {

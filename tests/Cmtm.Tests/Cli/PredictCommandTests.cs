@@ -8,6 +8,7 @@ using static TorchSharp.torch;
 namespace Cmtm.Tests.Cli;
 
 /// <summary>`cmtm predict` on the PNG fixtures (README section H) reproduces the official logits and mask.</summary>
+[Collection("Console")]
 public class PredictCommandTests
 {
     private static string M(string name) => Shared.Fixture("model", name);

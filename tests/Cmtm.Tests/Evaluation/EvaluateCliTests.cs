@@ -5,22 +5,11 @@ using Cmtm.Tests.Support;
 
 namespace Cmtm.Tests.Evaluation;
 
-[CollectionDefinition("Console", DisableParallelization = true)]
-public class ConsoleCollection { }
-
 /// <summary>`cmtm evaluate` / `cmtm compare` through Program.Main (stdout/stderr captured, so run alone).</summary>
 [Collection("Console")]
 public class EvaluateCliTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var (o, e) = (new StringWriter(), new StringWriter());
-        Console.SetOut(o);
-        Console.SetError(e);
-        try { return (Cmtm.Cli.Program.Main(args), o.ToString(), e.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => Cmtm.Tests.Cli.CliHarness.Run(args);
 
     private static string Mini => Shared.Fixture("metrics", "davis_mini");
 

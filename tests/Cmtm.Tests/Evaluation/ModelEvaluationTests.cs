@@ -70,15 +70,7 @@ public sealed class TinyDavis : IDisposable
 [Collection("Console")]
 public class ModelEvaluationTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var (o, e) = (new StringWriter(), new StringWriter());
-        Console.SetOut(o);
-        Console.SetError(e);
-        try { return (Cmtm.Cli.Program.Main(args), o.ToString(), e.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => Cmtm.Tests.Cli.CliHarness.Run(args);
 
     [Fact]
     public void EvaluateWithWeightsWritesPaletteResultsScoresThemAndReportsFps()

@@ -6,6 +6,7 @@ using OpenCvSharp;
 namespace Cmtm.Tests.Flow;
 
 /// <summary>`cmtm flow --dataset davis16 --root R` fills R/JPEGFlows/480p for every split, resumably.</summary>
+[Collection("Console")]
 public class DatasetFlowsTests
 {
     private static void WriteFrames(string dir, string sourceSeq, int count)

@@ -5,9 +5,10 @@ using OpenCvSharp;
 namespace Cmtm.Tests.Flow;
 
 /// <summary>`cmtm flow` and `cmtm flow visualize` run in-process through the real command line parser.</summary>
+[Collection("Console")]
 public class FlowCommandTests
 {
-    private static int Cli(params string[] args) => Cmtm.Cli.Program.Main(args);
+    private static int Cli(params string[] args) => Cmtm.Tests.Cli.CliHarness.Run(args).Code;
 
     /// <summary>n frames of one texture moving by (dx, dy) per frame, written as PNGs 00000.png ...</summary>
     private static void WriteMovingFrames(string dir, int n, int dx, int dy, int w = 160, int h = 120)

@@ -13,6 +13,7 @@ namespace Cmtm.Tests.IO.Checkpoints;
 /// a time bound and without allocating beyond what the file holds. The CI run is 300 fixed-seed cases (a few seconds);
 /// `cmtm fuzz --cases N --seed S` runs longer campaigns. Plus one regression test per reader bug the fuzzer found.
 /// </summary>
+[Collection("Console")]
 public class CheckpointFuzzTests(ITestOutputHelper output)
 {
     private const int Cases = 300, Seed = 20240607;
