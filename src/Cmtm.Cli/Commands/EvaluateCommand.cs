@@ -129,9 +129,9 @@ public static class EvaluateCommand
         }
     }
 
-    internal static Action<EvaluationProgress> ProgressPrinter(string what) => p =>
+    internal static Action<EvaluationProgress> ProgressPrinter(string what)
     {
-        var eta = double.IsFinite(p.EtaSeconds) ? $", ETA {p.EtaSeconds:0}s" : "";
-        Console.Error.WriteLine($"{what}: {p.Done}/{p.Total} frames ({p.Rate:0.0} frames/s{eta})");
-    };
+        var line = new ProgressLine(what);
+        return p => line.Report(p.Done, p.Total, p.Rate, "frames", final: p.Done >= p.Total);
+    }
 }

@@ -108,18 +108,10 @@ public static class FlowCommand
         }
     }
 
-    /// <summary>Plain progress lines on stderr: at most one per second, plus the last frame.</summary>
+    /// <summary>Progress on stderr (count, computed frames/s, ETA), throttled, always the last frame.</summary>
     internal static Action<FlowProgress> ProgressPrinter()
     {
-        double last = -1;
-        return p =>
-        {
-            bool final = p.Total is int t && p.Done >= t;
-            if (!final && p.Seconds - last < 1.0) return;
-            last = p.Seconds;
-            var total = p.Total is int tt ? $"/{tt}" : "";
-            var eta = double.IsFinite(p.EtaSeconds) ? $", ETA {p.EtaSeconds:0}s" : "";
-            Console.Error.WriteLine($"flow: {p.Done}{total} frames ({p.Skipped} skipped, {p.Rate:0.00} frames/s{eta})");
-        };
+        var line = new ProgressLine("flow");
+        return p => line.Report(p.Done, p.Total, p.Rate, $"frames, {p.Skipped} skipped", final: p.Total is int t && p.Done >= t);
     }
 }

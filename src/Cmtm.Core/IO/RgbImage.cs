@@ -67,15 +67,6 @@ public sealed class RgbImage
         finally { foreach (var m in owned) m.Dispose(); }
     }
 
-    /// <summary>(1,3,H,W) float32 in [0,1], computed as byte / 255f (the official ToTensor).</summary>
-    public Tensor ToTensor(Device? device = null)
-    {
-        using var u8 = tensor(Pixels, new long[] { Height, Width, 3 }, ScalarType.Byte);
-        using var f = u8.permute(2, 0, 1).unsqueeze(0).to_type(ScalarType.Float32);
-        var t = f.div(255f);
-        return device is null || device.type == TorchSharp.DeviceType.CPU ? t : t.to(device);
-    }
-
     /// <summary>Writes the image (PNG/JPEG by extension) atomically.</summary>
     public void Save(string path, int jpegQuality = 95)
     {

@@ -30,12 +30,9 @@ public sealed class FramePredictor : IDisposable
         Model.eval();
     }
 
-    public FramePrediction Predict(RgbImage image, RgbImage flow)
-    {
-        using var img = image.ToTensor(Device);
-        using var flo = flow.ToTensor(Device);
-        return Predict(img, flo, image.Width, image.Height);
-    }
+    public FramePrediction Predict(RgbImage image, RgbImage flow) =>
+        Predict(new RgbFrame(0, "image", image.Width, image.Height, image.Pixels, "image"),
+                new RgbFrame(0, "flow", flow.Width, flow.Height, flow.Pixels, "flow"));
 
     public FramePrediction Predict(RgbFrame image, RgbFrame flow)
     {

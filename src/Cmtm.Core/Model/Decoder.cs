@@ -91,9 +91,7 @@ public sealed class FakeFlowDecoder : Module<Tensor, Tensor>
         blend4 = ConvUnit.ConvRelu(512, 256, 3, 1, 1);
         cbam4 = new Cbam(256);
         predictor = ConvUnit.Conv(256, 2, 3, 1, 1);
-        foreach (var (name, m) in new (string, ConvUnit)[] { ("conv1", conv1), ("blend1", blend1) })
-            register_module(name, m);
-        register_module("cbam1", cbam1);
+        register_module("conv1", conv1); register_module("blend1", blend1); register_module("cbam1", cbam1);
         register_module("conv2", conv2); register_module("blend2", blend2); register_module("cbam2", cbam2);
         register_module("conv3", conv3); register_module("blend3", blend3); register_module("cbam3", cbam3);
         register_module("conv4", conv4); register_module("blend4", blend4); register_module("cbam4", cbam4);

@@ -30,12 +30,15 @@ public sealed class ProgressLine
         !double.IsFinite(seconds) ? "?" : seconds >= 3600 ? $"{seconds / 3600:0.0}h" : seconds >= 60 ? $"{seconds / 60:0.0}min" : $"{seconds:0}s";
 
     /// <summary>Reports <paramref name="done"/> of <paramref name="total"/> (null if unknown) with an optional detail text.</summary>
-    public void Report(int done, int? total, string? detail = null, bool final = false)
+    public void Report(int done, int? total, string? detail = null, bool final = false) =>
+        Report(done, total, Seconds > 0 ? done / Seconds : 0, detail, final);
+
+    /// <summary>As above with the caller's own rate (items per second), e.g. one that leaves out skipped items.</summary>
+    public void Report(int done, int? total, double rate, string? detail = null, bool final = false)
     {
         double t = Seconds;
         if (!final && t - lastPrint < Interval.TotalSeconds) return;
         lastPrint = t;
-        double rate = t > 0 ? done / t : 0;
         var eta = total is int n && rate > 0 ? $", ETA {FormatEta((n - done) / rate)}" : "";
         var text = $"{label}: {done}{(total is int tt ? $"/{tt}" : "")} ({rate:0.00}/s{eta})" + (detail is null ? "" : $" {detail}");
         if (tty) writer.Write("\r" + text.PadRight(Math.Min(Console.BufferWidth > 0 ? Console.BufferWidth - 1 : 100, 160)) + (final ? "\n" : ""));
