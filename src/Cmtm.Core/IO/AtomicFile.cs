@@ -1,9 +1,12 @@
+using System.Diagnostics;
+
 namespace Cmtm.IO;
 
 /// <summary>
 /// Writes a file so that readers never see a partial result: the content goes to a temporary file in the
 /// same folder, is flushed to disk, then renamed over the target. On any failure the temporary file is removed
-/// and the target is left as it was.
+/// and the target is left as it was. A process killed mid-write (SIGKILL) leaves only its temporary file behind;
+/// <see cref="RemoveStaleTemps"/> deletes those.
 /// </summary>
 public static class AtomicFile
 {
@@ -14,7 +17,7 @@ public static class AtomicFile
         try { Directory.CreateDirectory(dir); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         { throw new CmtmException(dir, $"cannot create output folder ({e.Message})", e); }
-        var tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        var tmp = Path.Combine(dir, TempName(Path.GetFileName(full), Environment.ProcessId));
         try
         {
             using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
@@ -28,10 +31,46 @@ public static class AtomicFile
         {
             try { if (File.Exists(tmp)) File.Delete(tmp); } catch { /* best effort */ }
             if (e is CmtmException) throw;
-            if (e is IOException or UnauthorizedAccessException)
-                throw new CmtmException(full, $"cannot write file ({e.Message})", e);
+            if (e is IOException or UnauthorizedAccessException) // the message names the temporary file, which is gone: leave it out
+                throw new CmtmException(full, $"cannot write file ({e.Message.Replace($" : '{tmp}'", "")})", e);
+            if (IsFileTooLarge(e))
+                throw new CmtmException(full, "cannot write file (larger than the file system or the process's file-size limit allows)", e);
             throw;
         }
+    }
+
+    /// <summary>
+    /// .NET reports EFBIG from write(2) (the file exceeds the file system's maximum or RLIMIT_FSIZE) not as an
+    /// IOException but as an ArgumentOutOfRangeException thrown by <see cref="RandomAccess"/>.
+    /// </summary>
+    private static bool IsFileTooLarge(Exception e) => e is ArgumentOutOfRangeException && e.TargetSite?.DeclaringType == typeof(RandomAccess);
+
+    /// <summary>".NAME.PID.GUID.tmp": hidden, unique, and naming the writing process (see <see cref="RemoveStaleTemps"/>).</summary>
+    private static string TempName(string fileName, int pid) => $".{fileName}.{pid}.{Guid.NewGuid():N}.tmp";
+
+    /// <summary>
+    /// Deletes the temporary files in <paramref name="dir"/> left by writers that were killed (their process is no
+    /// longer running); returns how many were removed. Temporary files of running processes are kept.
+    /// </summary>
+    public static int RemoveStaleTemps(string dir)
+    {
+        if (!Directory.Exists(dir)) return 0;
+        int removed = 0;
+        foreach (var f in Directory.EnumerateFiles(dir, ".*.tmp"))
+        {
+            var parts = Path.GetFileName(f).Split('.'); // "", NAME..., PID, GUID, "tmp"
+            if (parts.Length < 5 || parts[^2].Length != 32 || !int.TryParse(parts[^3], out var pid) || IsRunning(pid)) continue;
+            try { File.Delete(f); removed++; }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* left for the next clean-up */ }
+        }
+        return removed;
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        if (pid == Environment.ProcessId) return true;
+        try { using var p = Process.GetProcessById(pid); return !p.HasExited; }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException) { return false; }
     }
 
     public static void WriteAllBytes(string path, ReadOnlySpan<byte> bytes)

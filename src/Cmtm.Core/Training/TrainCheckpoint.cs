@@ -26,8 +26,11 @@ public sealed record TrainProgressState
 /// A training checkpoint: `NAME.safetensors` holds the model state dict exactly as the model names it (loadable for
 /// inference, with the model configuration in its metadata); `NAME.train.safetensors` holds the optimiser state
 /// (Adam exp_avg / exp_avg_sq per parameter and its step), the sampler RNG, torch's RNG, the epoch plan and progress.
-/// Both files are written atomically (temp + rename); the trainer state is written first and both carry the step,
-/// so a crash between them is detected on resume.
+/// Each file is written atomically (temp + rename), but two renames are not atomic as a pair, so a save commits in three
+/// steps: (1) the model goes to `NAME.safetensors.pending`, (2) the trainer state replaces `NAME.train.safetensors` (the
+/// commit point), (3) the pending model is renamed to `NAME.safetensors`. A process killed at any point leaves either
+/// the previous pair (plus perhaps an uncommitted pending model) or the new state with the new model still pending;
+/// <see cref="Load"/> completes step 3 in the second case and discards the pending file in the first.
 /// </summary>
 public static class TrainCheckpoint
 {
@@ -35,10 +38,12 @@ public static class TrainCheckpoint
 
     public static string ModelPath(string dir, string name) => Path.Combine(dir, name + ".safetensors");
     public static string StatePath(string dir, string name) => Path.Combine(dir, name + ".train.safetensors");
+    /// <summary>The model file of a save in progress (complete, but committed only once the trainer state carries its step).</summary>
+    public static string PendingModelPath(string dir, string name) => Path.Combine(dir, name + ".safetensors.pending");
 
     public static Dictionary<string, string> ModelMetadata(ModelConfig cfg, TrainProgressState p) => new()
     {
-                ["arch"] = cfg.Name,
+        ["arch"] = cfg.Name,
         ["resolution"] = cfg.Resolution.ToString(CultureInfo.InvariantCulture),
         ["mask_ratio"] = cfg.Modulator.MaskRatio.ToString("R", CultureInfo.InvariantCulture),
         ["masking"] = cfg.Modulator.Masking.ToString(),
@@ -88,16 +93,32 @@ public static class TrainCheckpoint
                 ["torch_rng"] = Convert.ToBase64String(torchRng.bytes.ToArray()),
                 ["options"] = options.ToJson(),
             };
+            SaveModel(PendingModelPath(dir, name), model, p);
             SafeTensors.Write(StatePath(dir, name), tensors, meta);
-            SaveModel(ModelPath(dir, name), model, p);
+            File.Move(PendingModelPath(dir, name), ModelPath(dir, name), overwrite: true);
         }
         finally { foreach (var (_, t) in tensors) t.Dispose(); }
+    }
+
+    /// <summary>
+    /// After a crash inside <see cref="Save"/>: a pending model whose step the trainer state carries was committed (finish
+    /// the rename); any other pending model belongs to a save that never committed (delete it).
+    /// </summary>
+    public static void FinishInterruptedSave(string dir, string name)
+    {
+        var pending = PendingModelPath(dir, name); var sp = StatePath(dir, name);
+        if (!File.Exists(pending)) return;
+        var committedStep = File.Exists(sp) ? SafeTensors.Describe(sp).Metadata.GetValueOrDefault("step") : null;
+        if (committedStep != null && SafeTensors.Describe(pending).Metadata.GetValueOrDefault("step") == committedStep)
+            File.Move(pending, ModelPath(dir, name), overwrite: true);
+        else File.Delete(pending);
     }
 
     /// <summary>Restores model, optimiser, RNGs and progress from NAME(.train).safetensors in <paramref name="dir"/>.</summary>
     public static TrainProgressState Load(string dir, string name, VosModel model, Adam optimizer, TrainRng rng)
     {
         var mp = ModelPath(dir, name); var sp = StatePath(dir, name);
+        FinishInterruptedSave(dir, name);
         if (!File.Exists(mp)) throw new CmtmException(mp, "checkpoint to resume from not found");
         if (!File.Exists(sp)) throw new CmtmException(sp, "trainer state to resume from not found");
         using var msd = SafeTensors.Read(mp, out var mmeta);

@@ -120,6 +120,8 @@ public sealed class Trainer : IDisposable
     public TrainResult Run(CancellationToken cancel = default, ITrainReporter? reporter = null)
     {
         Directory.CreateDirectory(RunDir);
+        int stale = AtomicFile.RemoveStaleTemps(RunDir); // a killed run's half-written checkpoints
+        if (stale > 0) reporter?.Message($"removed {stale} temporary file(s) of an interrupted save");
         AtomicFile.WriteAllText(Path.Combine(RunDir, "config.json"), Options.ToJson());
         var total = Stopwatch.StartNew();
         var rate = Stopwatch.StartNew();
