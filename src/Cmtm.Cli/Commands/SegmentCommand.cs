@@ -68,6 +68,7 @@ public static class SegmentCommand
                     Logits = r.GetValue(logits),
                     Overwrite = r.GetValue(overwrite),
                     Fps = fps,
+                    Note = n => Console.Error.WriteLine("note: " + n),
                 }, new ProgressLine("segment"));
                 Console.WriteLine($"done: {summary.Frames} frames -> {summary.OutputDir}; model-only {summary.ModelFps:0.00} frames/s, end-to-end {summary.EndToEndFps:0.00} frames/s ({summary.TotalSeconds:0.0} s)");
             }

@@ -31,8 +31,8 @@ public static class AtomicFile
         {
             try { if (File.Exists(tmp)) File.Delete(tmp); } catch { /* best effort */ }
             if (e is CmtmException) throw;
-            if (e is IOException or UnauthorizedAccessException) // the message names the temporary file, which is gone: leave it out
-                throw new CmtmException(full, $"cannot write file ({e.Message.Replace($" : '{tmp}'", "")})", e);
+            if (e is IOException or UnauthorizedAccessException) // the message names the temporary file, which is gone
+                throw new CmtmException(full, $"cannot write file ({e.Message.Replace(tmp, full)})", e);
             if (IsFileTooLarge(e))
                 throw new CmtmException(full, "cannot write file (larger than the file system or the process's file-size limit allows)", e);
             throw;

@@ -25,11 +25,12 @@ public sealed class RgbFrame
     }
 
     /// <summary>From an 8-bit BGR (or gray / BGRA) OpenCV image.</summary>
-    public static RgbFrame FromBgrMat(Mat bgr, int index, string stem, string source)
-    {
-        var img = RgbImage.FromMat(bgr, source); // the one conversion path (gray / alpha / 16-bit, with a note)
-        return new RgbFrame(index, stem, img.Width, img.Height, img.Pixels, source) { Note = img.Note };
-    }
+    public static RgbFrame FromBgrMat(Mat bgr, int index, string stem, string source) =>
+        FromImage(RgbImage.FromMat(bgr, source), index, stem, source); // the one conversion path (gray / alpha / 16-bit, with a note)
+
+    /// <summary>A decoded image as a frame, keeping its conversion note.</summary>
+    public static RgbFrame FromImage(RgbImage img, int index, string stem, string source) =>
+        new(index, stem, img.Width, img.Height, img.Pixels, source) { Note = img.Note };
 
     /// <summary>What was converted when the frame was decoded (grayscale, alpha, 16-bit), or null.</summary>
     public string? Note { get; init; }
@@ -159,13 +160,8 @@ public sealed class FolderFrameSource : IFrameSource
     }
 
     /// <summary>Reads one image file as an RGB frame.</summary>
-    public static RgbFrame Read(string file, int index = 0)
-    {
-        if (!File.Exists(file)) throw new CmtmException(file, "frame file does not exist");
-        using var bgr = Cv2.ImRead(file, ImreadModes.Unchanged);
-        if (bgr.Empty()) throw new CmtmException(file, "cannot decode image (unreadable or corrupt)");
-        return RgbFrame.FromBgrMat(bgr, index, System.IO.Path.GetFileNameWithoutExtension(file), file);
-    }
+    public static RgbFrame Read(string file, int index = 0) => // the one image read path: missing, unreadable, corrupt, converted
+        RgbFrame.FromImage(RgbImage.Load(file), index, System.IO.Path.GetFileNameWithoutExtension(file), file);
 
     System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }
@@ -194,7 +190,7 @@ public sealed class VideoFrameSource : IFrameSource
         if (!cap.IsOpened())
         {
             cap.Dispose();
-            throw new CmtmException(file, "cannot open video (corrupt file or unsupported container/codec)");
+            throw new CmtmException(file, "cannot open video (corrupt, without frames, or an unsupported container/codec)");
         }
         return cap;
     }

@@ -22,6 +22,11 @@ public sealed record SegmentOptions
     public bool Overwrite { get; init; }
     /// <summary>Frame rate of the overlay video.</summary>
     public double Fps { get; init; } = 24;
+    /// <summary>
+    /// Receives "FILE: what was converted" for input frames or flow images that were not 8-bit RGB (grayscale, alpha,
+    /// 16-bit), once per kind of conversion of frames and of flow images (naming the first file that needed it).
+    /// </summary>
+    public Action<string>? Note { get; init; }
 }
 
 public sealed record SegmentSummary(int Frames, double ModelSeconds, double TotalSeconds, string OutputDir)
@@ -93,17 +98,20 @@ public sealed class Segmenter
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CmtmException(parent, $"cannot create folder ({e.Message})", e); }
         var staging = Path.Combine(parent, $".{Path.GetFileName(target)}.partial-{Environment.ProcessId}");
         try { Directory.CreateDirectory(staging); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CmtmException(target, $"output folder is not writable ({e.Message})", e); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CmtmException(target, $"output folder is not writable ({e.Message.Replace(staging, target)})", e); }
 
         VideoWriter? video = null;
         var total = Stopwatch.StartNew();
         double modelSeconds = 0;
         int frames = 0;
+        var notes = new HashSet<string>(StringComparer.Ordinal);
         try
         {
             foreach (var (frame, flow) in Pairs(source))
             {
                 cancel.ThrowIfCancellationRequested();
+                foreach (var (input, role) in new[] { (frame, "frame"), (flow, "flow") })
+                    if (input.Note != null && notes.Add(role + ": " + input.Note)) options.Note?.Invoke($"{input.Source}: {input.Note}");
                 var sw = Stopwatch.StartNew();
                 using var pred = predictor.Predict(frame, flow);
                 modelSeconds += sw.Elapsed.TotalSeconds;
@@ -130,10 +138,13 @@ public sealed class Segmenter
             Directory.Move(staging, target);
             return new SegmentSummary(frames, modelSeconds, total.Elapsed.TotalSeconds, target);
         }
-        catch
+        catch (Exception e)
         {
             video?.Dispose();
             try { Directory.Delete(staging, recursive: true); } catch { /* best effort */ }
+            // a write error names a file in the staging folder, which is gone: name it as the output it would have been
+            if (e is CmtmException ce && ce.Subject.StartsWith(staging, StringComparison.Ordinal))
+                throw new CmtmException(target + ce.Subject[staging.Length..], ce.Problem.Replace(staging, target), e);
             throw;
         }
     }

@@ -224,31 +224,20 @@ public class InterruptedSaveTests(TwoSaves saves) : IClassFixture<TwoSaves>
         Assert.Equal("2", SafeTensors.Describe(Model(saves.Step2)).Metadata["step"]);
     }
 
-    [Fact]
-    public void CommittedStateWithItsModelStillPendingIsCompletedOnResume()
+    [Theory]
+    [InlineData(true)]  // killed between the commit (state renamed) and the pending model's rename: old model, new state, new pending
+    [InlineData(false)] // killed while the new state was being written: the previous pair and the new model, pending
+    public void ResumeAfterAKillInsideASaveCompletesACommittedSaveAndDiscardsAnUncommittedOne(bool stateCommitted)
     {
         using var crash = saves.CopyOfStep1();
-        // killed between the commit (state renamed) and the pending model's rename: old model, new state, new pending
-        File.Copy(State(saves.Step2), State(crash.Path), overwrite: true);
+        if (stateCommitted) File.Copy(State(saves.Step2), State(crash.Path), overwrite: true);
         File.Copy(Model(saves.Step2), Pending(crash.Path));
+        var expected = stateCommitted ? saves.Step2 : saves.Step1;
         var state = Resume(crash.Path, out var weights);
-        Assert.Equal(2, state.Step);
-        AssertWeightsOf(Model(saves.Step2), weights);
+        Assert.Equal(stateCommitted ? 2 : 1, state.Step);
+        AssertWeightsOf(Model(expected), weights);
         Assert.False(File.Exists(Pending(crash.Path)));
-        Assert.Equal(File.ReadAllBytes(Model(saves.Step2)), File.ReadAllBytes(Model(crash.Path)));
-    }
-
-    [Fact]
-    public void PendingModelOfAnUncommittedSaveIsDiscardedOnResume()
-    {
-        using var crash = saves.CopyOfStep1();
-        // killed while the new state was being written: the previous pair and the new model, pending
-        File.Copy(Model(saves.Step2), Pending(crash.Path));
-        var state = Resume(crash.Path, out var weights);
-        Assert.Equal(1, state.Step);
-        AssertWeightsOf(Model(saves.Step1), weights);
-        Assert.False(File.Exists(Pending(crash.Path)));
-        Assert.Equal(File.ReadAllBytes(Model(saves.Step1)), File.ReadAllBytes(Model(crash.Path)));
+        Assert.Equal(File.ReadAllBytes(Model(expected)), File.ReadAllBytes(Model(crash.Path)));
     }
 
     [Fact]
