@@ -37,9 +37,10 @@ public static class BenchCommand
                 FramesDir = r.GetValue(framesDir),
                 RaftWeights = r.GetValue(raftWeights),
             }, Console.Error.WriteLine);
-            Console.WriteLine($"machine: {result.Machine}; libtorch {result.LibTorch}; {result.Threads} threads");
+            Console.WriteLine($"machine: {result.Machine}; libtorch {result.LibTorch}; {result.Threads} threads; allocator: {result.Allocator}");
             Console.WriteLine($"{result.Arch} @ {result.Resolution}, input {result.Input}: {result.GflopPerFrame:0.0} GFLOP/frame");
             Console.WriteLine($"model-only (batch 1): {result.SecondsPerFrame.Median:0.000} s/frame median ({result.FramesPerSecond:0.000} frames/s), p90 {result.SecondsPerFrame.P90:0.000}, min {result.SecondsPerFrame.Min:0.000}, max {result.SecondsPerFrame.Max:0.000}");
+            Console.WriteLine("  stages (median s): " + string.Join(", ", result.StageSeconds.Select(kv => $"{kv.Key} {kv.Value:0.000}")));
             Console.WriteLine($"achieved {result.AchievedGflops:0.0} GFLOP/s = {100 * result.FractionOfMatmulRate:0}% of the fp32 matmul rate ({result.MatmulGflops:0.0} GFLOP/s)");
             if (result.BatchedFramesPerSecond is double b) Console.WriteLine($"batched (batch {result.Batch}): {b:0.000} frames/s");
             Console.WriteLine($"peak resident memory (model-only run): {result.PeakRssMb:0} MB");

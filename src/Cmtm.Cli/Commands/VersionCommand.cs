@@ -13,6 +13,7 @@ public static class VersionCommand
             Console.WriteLine($"cmtm {typeof(CmtmException).Assembly.GetName().Version}");
             Console.WriteLine($"torchsharp {typeof(torch).Assembly.GetName().Version}, libtorch threads {torch.get_num_threads()}");
             Console.WriteLine($"cuda available: {torch.cuda.is_available()}");
+            Console.WriteLine($"cpu allocator: {Cmtm.Runtime.TorchRuntime.AllocatorNote}");
             return 0;
         });
         return cmd;

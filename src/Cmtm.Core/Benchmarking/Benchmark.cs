@@ -48,12 +48,15 @@ public sealed record BenchResult
     public required string Machine { get; init; }
     public required int Threads { get; init; }
     public required string LibTorch { get; init; }
+    public string Allocator { get; init; } = "";
     public required string Arch { get; init; }
     public required int Resolution { get; init; }
     public required string Input { get; init; }
     public required double GflopPerFrame { get; init; }
     public required double MatmulGflops { get; init; }
     public required LatencyStats SecondsPerFrame { get; init; }
+    /// <summary>Median seconds per stage of a batch-1 frame (resize_in, app_encoder, mo_encoder, modulator, decoder, resize_out).</summary>
+    public Dictionary<string, double> StageSeconds { get; init; } = new();
     public double FramesPerSecond => 1 / SecondsPerFrame.Median;
     public double AchievedGflops => GflopPerFrame / SecondsPerFrame.Median;
     public double FractionOfMatmulRate => AchievedGflops / MatmulGflops;
@@ -122,9 +125,13 @@ public static class Benchmark
         using var img = rand(1, 3, o.FrameHeight, o.FrameWidth);
         using var flo = rand(1, 3, o.FrameHeight, o.FrameWidth);
         var times = new List<double>();
+        var stages = new Dictionary<string, List<double>>();
         for (int i = 0; i < o.Warmup + o.Frames; i++)
         {
             var sw = Stopwatch.StartNew();
+            double mark = 0;
+            var frameStages = new List<(string, double)>();
+            model.Net.StageDone = name => { double now = sw.Elapsed.TotalSeconds; frameStages.Add((name, now - mark)); mark = now; };
             using (inference_mode())
             using (NewDisposeScope())
             {
@@ -132,7 +139,14 @@ public static class Benchmark
                 logits[0, 0, 0, 0].item<float>();
             }
             double s = sw.Elapsed.TotalSeconds;
-            if (i >= o.Warmup) { times.Add(s); log($"  frame {i - o.Warmup + 1}/{o.Frames}: {s:0.000} s"); }
+            frameStages.Add(("resize_out", s - mark));
+            model.Net.StageDone = null;
+            if (i >= o.Warmup)
+            {
+                times.Add(s);
+                foreach (var (name, d) in frameStages) (stages.TryGetValue(name, out var l) ? l : stages[name] = new()).Add(d);
+                log($"  frame {i - o.Warmup + 1}/{o.Frames}: {s:0.000} s ({string.Join(", ", frameStages.Select(f => $"{f.Item1} {f.Item2:0.000}"))})");
+            }
         }
         double peak = PeakRssMb();
         var latency = LatencyStats.Of(times);
@@ -166,12 +180,14 @@ public static class Benchmark
             Machine = CpuModel(),
             Threads = get_num_threads(),
             LibTorch = LibTorchVersion,
+            Allocator = Runtime.TorchRuntime.AllocatorNote,
             Arch = cfg.Name,
             Resolution = cfg.Resolution,
             Input = $"{o.FrameWidth}x{o.FrameHeight}",
             GflopPerFrame = flops.Total / 1e9,
             MatmulGflops = matmul,
             SecondsPerFrame = latency,
+            StageSeconds = stages.ToDictionary(kv => kv.Key, kv => LatencyStats.Of(kv.Value).Median),
             BatchedFramesPerSecond = batched,
             Batch = o.Batch,
             PeakRssMb = peak,

@@ -11,7 +11,12 @@ public sealed class VosTrace : IDisposable
     public Tensor[]? App, Mo;
 
     /// <summary>A detached copy that outlives every dispose scope of the forward pass.</summary>
-    public static Tensor Keep(Tensor t) => t.detach().clone().DetachFromDisposeScope();
+    public static Tensor Keep(Tensor t)
+    {
+        using var d = t.detach();
+        using var c = d.contiguous(); // NCHW memory (the model's feature maps are channels-last)
+        return c.clone().DetachFromDisposeScope();
+    }
 
     public void Dispose()
     {
@@ -51,29 +56,43 @@ public sealed class VosNet : Module<Tensor, Tensor, Tensor>
 
     public override Tensor forward(Tensor image, Tensor flow) => Forward(image, flow, null);
 
+    /// <summary>Called after each stage of a forward pass ("resize_in" from <see cref="VosModel"/>, then "app_encoder",
+    /// "mo_encoder", "modulator", "decoder"): `cmtm bench` times the stages with it.</summary>
+    public Action<string>? StageDone { get; set; }
+
     public Tensor Forward(Tensor image, Tensor flow, VosTrace? trace)
     {
         var app = app_encoder.forward(image);
+        StageDone?.Invoke("app_encoder");
         var mo = mo_encoder.forward(flow);
+        StageDone?.Invoke("mo_encoder");
         try
         {
             if (trace != null) { trace.App = app.Select(VosTrace.Keep).ToArray(); trace.Mo = mo.Select(VosTrace.Keep).ToArray(); }
-            if (modulator == null) return Keep(trace, decoder.Forward(app, mo), t => trace!.DecoderOut = t);
+            if (modulator == null)
+            {
+                var fakeflow = decoder.Forward(app, mo);
+                StageDone?.Invoke("decoder");
+                return Keep(trace, fakeflow, t => trace!.DecoderOut = t);
+            }
 
             using var scope = NewDisposeScope();
             long b = image.shape[0], c = app[2].shape[1], g = app[2].shape[2], w = app[2].shape[3], n = g * w;
             var appTokens = app[2].flatten(2).transpose(1, 2);
             var moTokens = mo[2].flatten(2).transpose(1, 2);
             var recon = modulator.forward(appTokens, moTokens);
+            StageDone?.Invoke("modulator");
             if (trace != null)
             {
                 trace.AppTokens = VosTrace.Keep(appTokens);
                 trace.MoTokens = VosTrace.Keep(moTokens);
                 trace.ModulatorOut = VosTrace.Keep(recon);
             }
-            var appMap = recon.narrow(1, 0, n).transpose(1, 2).reshape(b, c, g, w);
-            var moMap = recon.narrow(1, n, n).transpose(1, 2).reshape(b, c, g, w);
+            // token rows back to (B,C,G,W) maps as channels-last views (no copy), like the encoders' outputs
+            var appMap = recon.narrow(1, 0, n).reshape(b, g, w, c).permute(0, 3, 1, 2);
+            var moMap = recon.narrow(1, n, n).reshape(b, g, w, c).permute(0, 3, 1, 2);
             var logits = decoder.Forward(app, mo, appMap, moMap).MoveToOuterDisposeScope();
+            StageDone?.Invoke("decoder");
             return Keep(trace, logits, t => trace!.DecoderOut = t);
         }
         finally
@@ -111,7 +130,7 @@ public sealed class VosModel : Module<Tensor, Tensor, Tensor>
         register_module("vos", vos);
     }
 
-    /// <summary>image (B,3,H,W) and flow (B,3,H',W') RGB in [0,1] -> logits (B,2,H,W) (background, foreground).</summary>
+    /// <summary>image (B,3,H,W) and flow (B,3,H',W') RGB in [0,1] -> logits (B,2,H,W) (background, foreground), contiguous.</summary>
     public override Tensor forward(Tensor image, Tensor flow) => Forward(image, flow, null);
 
     public Tensor Forward(Tensor image, Tensor flow, VosTrace? trace)
@@ -123,8 +142,9 @@ public sealed class VosModel : Module<Tensor, Tensor, Tensor>
         var img = ResizeTo(image, Config.Resolution, Config.Resolution);
         var flo = ResizeTo(flow, Config.Resolution, Config.Resolution);
         if (trace != null) { trace.ImageResized = VosTrace.Keep(img); trace.FlowResized = VosTrace.Keep(flo); }
+        vos.StageDone?.Invoke("resize_in");
         var logits = vos.Forward(img, flo, trace);
-        return ResizeTo(logits, h, w).MoveToOuterDisposeScope();
+        return ResizeTo(logits, h, w).contiguous().MoveToOuterDisposeScope();
     }
 
     /// <summary>torch bicubic resize (A = -0.75, align_corners false); an exact copy when the size already matches.</summary>
