@@ -8,13 +8,14 @@ public static class DemoCommand
     public static Command Create()
     {
         var outOpt = new Option<string>("--out") { Description = "run folder (must not exist or be empty)", DefaultValueFactory = _ => $"runs/demo-{DateTime.Now:yyyyMMdd-HHmmss}" };
-        var minutes = new Option<double>("--minutes") { Description = "training time budget in minutes", DefaultValueFactory = _ => 5 };
+        var steps = new Option<int>("--steps") { Description = "training steps (about 5 minutes on 2 cores at the defaults)", DefaultValueFactory = _ => new DemoOptions().Steps };
+        var minutes = new Option<double>("--max-minutes") { Description = "optional wall-clock cap on training (0 = none)" };
         var threads = new Option<int>("--threads") { Description = "libtorch threads", DefaultValueFactory = _ => 2 };
         var res = new Option<int>("--resolution") { Description = "model resolution (multiple of 32)", DefaultValueFactory = _ => 64 };
         var seed = new Option<ulong>("--seed") { Description = "seed for data and training", DefaultValueFactory = _ => 1UL };
         var davis = new Option<string?>("--davis") { Description = "DAVIS-2016 val folder (default: ../shared/data/davis16-val if present)" };
         var cmd = new Command("demo", "Generate synthetic videos, train a small CMTM for a few minutes, evaluate it against baselines, segment a clip, write a report.")
-        { outOpt, minutes, threads, res, seed, davis };
+        { outOpt, steps, minutes, threads, res, seed, davis };
         cmd.SetAction(pr =>
         {
             using var cts = new CancellationTokenSource();
@@ -24,7 +25,7 @@ public static class DemoCommand
             {
                 var o = new DemoOptions
                 {
-                    Out = pr.GetValue(outOpt)!, TrainMinutes = pr.GetValue(minutes), Threads = pr.GetValue(threads),
+                    Out = pr.GetValue(outOpt)!, Steps = pr.GetValue(steps), MaxMinutes = pr.GetValue(minutes), Threads = pr.GetValue(threads),
                     Resolution = pr.GetValue(res), Seed = pr.GetValue(seed), Davis = pr.GetValue(davis),
                 };
                 var r = Demo.Run(o, m => Console.WriteLine("demo: " + m), cts.Token);

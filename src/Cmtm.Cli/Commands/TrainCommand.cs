@@ -21,6 +21,8 @@ public static class TrainCommand
         var lr = new Option<double?>("--lr") { Description = "Adam learning rate (default 1e-5)" };
         var betas = new Option<string?>("--betas") { Description = "Adam betas B1,B2 (default 0.9,0.999)" };
         var eps = new Option<double?>("--eps") { Description = "Adam eps (default 1e-8)" };
+        var sched = new Option<string?>("--lr-schedule") { Description = "constant (official, default) or cosine (linear warm-up, cosine decay to 0 over the run)" };
+        var warmup = new Option<int?>("--warmup-steps") { Description = "warm-up steps of the cosine schedule (default 0)" };
         var mr = new Option<double?>("--mask-ratio") { Description = "token masking ratio (default 0.2)" };
         var masking = new Option<string?>("--masking") { Description = "joint (official code) or per-modality (paper)" };
         var modEmb = new Option<bool?>("--modality-embedding") { Description = "paper's learnable modality embedding" };
@@ -36,7 +38,7 @@ public static class TrainCommand
         var cache = new Option<bool?>("--cache-data") { Description = "keep resized training samples in memory" };
 
         var cmd = new Command("train", "Train CMTM / FakeFlow (official protocol; resumable, with validation, metrics and plots).")
-        { config, arch, res, train, valOpt, valSeq, epochs, spe, bs, lr, betas, eps, mr, masking, modEmb, dp, seed, device, threads, outOpt, resume, init, valEvery, saveEvery, cache };
+        { config, arch, res, train, valOpt, valSeq, epochs, spe, bs, lr, betas, eps, sched, warmup, mr, masking, modEmb, dp, seed, device, threads, outOpt, resume, init, valEvery, saveEvery, cache };
         cmd.SetAction(pr =>
         {
             var o = pr.GetValue(config) is { } cf ? TrainOptions.Load(cf) : new TrainOptions();
@@ -62,6 +64,8 @@ public static class TrainCommand
                 Lr = pr.GetValue(lr) ?? o.Lr,
                 Beta1 = b1 ?? o.Beta1, Beta2 = b2 ?? o.Beta2,
                 Eps = pr.GetValue(eps) ?? o.Eps,
+                LrSchedule = pr.GetValue(sched) is { } ls ? ParseSchedule(ls) : o.LrSchedule,
+                WarmupSteps = pr.GetValue(warmup) ?? o.WarmupSteps,
                 MaskRatio = pr.GetValue(mr) ?? o.MaskRatio,
                 Masking = pr.GetValue(masking) is { } m ? ParseMasking(m) : o.Masking,
                 ModalityEmbedding = pr.GetValue(modEmb) ?? o.ModalityEmbedding,
@@ -101,6 +105,13 @@ public static class TrainCommand
         });
         return cmd;
     }
+
+    public static LrScheduleKind ParseSchedule(string s) => s.Trim().ToLowerInvariant() switch
+    {
+        "constant" => LrScheduleKind.Constant,
+        "cosine" => LrScheduleKind.Cosine,
+        _ => throw new CmtmException("--lr-schedule", $"'{s}' is not constant or cosine"),
+    };
 
     public static MaskingMode ParseMasking(string s) => s.Trim().ToLowerInvariant() switch
     {

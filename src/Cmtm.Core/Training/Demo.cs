@@ -15,8 +15,8 @@ namespace Cmtm.Training;
 public sealed record DemoOptions
 {
     public string Out { get; init; } = "runs/demo";
-    public int TrainVideos { get; init; } = 48;
-    public int ValVideos { get; init; } = 6;
+    public int TrainVideos { get; init; } = 400;
+    public int ValVideos { get; init; } = 12;
     public int Frames { get; init; } = 10;
     public int Width { get; init; } = 96;
     public int Height { get; init; } = 64;
@@ -24,7 +24,11 @@ public sealed record DemoOptions
     public int Resolution { get; init; } = 64;
     public int BatchSize { get; init; } = 4;
     public double Lr { get; init; } = 1e-3;
-    public double TrainMinutes { get; init; } = 5;
+    /// <summary>Optimisation steps (the budget; a fixed step count makes the run deterministic for a seed).</summary>
+    public int Steps { get; init; } = 800;
+    public int WarmupSteps { get; init; } = 40;
+    /// <summary>Optional wall-clock cap in minutes (0 = none); stopping early ends the cosine schedule early.</summary>
+    public double MaxMinutes { get; init; }
     public ulong Seed { get; init; } = 1;
     public int Threads { get; init; } = 2;
     /// <summary>DAVIS-2016 val folder with frames (only sequences with JPEGs are used); null = look for ../shared/data/davis16-val.</summary>
@@ -44,6 +48,9 @@ public sealed record DemoResult(string RunDir, IReadOnlyList<DemoRow> Table, Tim
 /// </summary>
 public static class Demo
 {
+    /// <summary>Batches per (short) epoch: one metrics row and one `last` checkpoint per epoch.</summary>
+    private const int BatchesPerEpoch = 8;
+
     public static DemoResult Run(DemoOptions o, Action<string> say, CancellationToken cancel = default)
     {
         var total = Stopwatch.StartNew();
@@ -57,9 +64,10 @@ public static class Demo
 
         var train = new TrainOptions
         {
-            Arch = o.Arch, Resolution = o.Resolution, Train = new() { "synth=" + data }, Epochs = 100000, SamplesPerEpoch = o.BatchSize * 8,
-            BatchSize = o.BatchSize, Lr = o.Lr, Seed = o.Seed, Threads = o.Threads, Out = Path.Combine(run, "train"), ValEvery = 100000,
-            SaveEvery = 100000, CacheData = true,
+            Arch = o.Arch, Resolution = o.Resolution, Train = new() { "synth=" + data }, Epochs = (o.Steps + BatchesPerEpoch - 1) / BatchesPerEpoch,
+            SamplesPerEpoch = o.BatchSize * BatchesPerEpoch,
+            BatchSize = o.BatchSize, Lr = o.Lr, LrSchedule = LrScheduleKind.Cosine, WarmupSteps = o.WarmupSteps,
+            Seed = o.Seed, Threads = o.Threads, Out = Path.Combine(run, "train"), ValEvery = 100000, SaveEvery = 100000, CacheData = true,
         };
         var val = Validation.OpenDavis(data, "val");
         var rows = new List<DemoRow>();
@@ -71,10 +79,9 @@ public static class Demo
         var motion = Validation.Evaluate(val, f => Validation.MotionThreshold(RgbImage.Load(f.Flow)));
         rows.Add(Row("motion-magnitude threshold", "synthetic held-out", motion));
 
-        say($"training {o.Arch} at {o.Resolution}px for {o.TrainMinutes:F1} min (batch {o.BatchSize}, lr {o.Lr})");
-        var budget = TimeSpan.FromMinutes(o.TrainMinutes);
+        say($"training {o.Arch} at {o.Resolution}px for {train.Epochs * BatchesPerEpoch} steps (batch {o.BatchSize}, Adam lr {o.Lr} cosine, warm-up {o.WarmupSteps})");
         var clock = Stopwatch.StartNew();
-        trainer.StopAfterStep = _ => clock.Elapsed >= budget || cancel.IsCancellationRequested;
+        trainer.StopAfterStep = _ => (o.MaxMinutes > 0 && clock.Elapsed.TotalMinutes >= o.MaxMinutes) || cancel.IsCancellationRequested;
         var tr = trainer.Run(cancel, new ConsoleReporter { Prefix = "demo", PlainInterval = TimeSpan.FromSeconds(15) });
         var trainTime = clock.Elapsed;
         say($"trained {tr.Steps} steps in {trainTime.TotalMinutes:F1} min");

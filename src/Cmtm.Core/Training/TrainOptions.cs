@@ -25,6 +25,11 @@ public sealed record TrainOptions
     public double Beta1 { get; init; } = 0.9;
     public double Beta2 { get; init; } = 0.999;
     public double Eps { get; init; } = 1e-8;
+    /// <summary>Constant (official) or cosine decay with linear warm-up over the whole run (Epochs x batches per epoch).</summary>
+    [JsonConverter(typeof(JsonStringEnumConverter))]
+    public LrScheduleKind LrSchedule { get; init; } = LrScheduleKind.Constant;
+    /// <summary>Warm-up steps of the cosine schedule.</summary>
+    public int WarmupSteps { get; init; }
     public double MaskRatio { get; init; } = 0.2;
     [JsonConverter(typeof(JsonStringEnumConverter))]
     public MaskingMode Masking { get; init; } = MaskingMode.Joint;
@@ -83,6 +88,7 @@ public sealed record TrainOptions
         if (!(Lr > 0)) throw new CmtmException("--lr", $"{Lr} must be positive");
         if (Beta1 is < 0 or >= 1 || Beta2 is < 0 or >= 1) throw new CmtmException("--betas", $"({Beta1}, {Beta2}) must be in [0, 1)");
         if (!(Eps > 0)) throw new CmtmException("--eps", $"{Eps} must be positive");
+        if (WarmupSteps < 0) throw new CmtmException("--warmup-steps", $"{WarmupSteps} must not be negative");
         if (DropPath is < 0 or >= 1) throw new CmtmException("--drop-path", $"{DropPath} must be in [0, 1)");
         if (ValEvery < 1) throw new CmtmException("--val-every", $"{ValEvery} must be at least 1");
         if (SaveEvery < 1) throw new CmtmException("--save-every", $"{SaveEvery} must be at least 1");

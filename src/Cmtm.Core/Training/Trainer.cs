@@ -76,6 +76,7 @@ public sealed class Trainer : IDisposable
         Model.to(Device);
         if (options.Init != null && !options.Resume) InitWeights(options.Init, reporter);
         Optimizer = torch.optim.Adam(Model.parameters(), options.Lr, options.Beta1, options.Beta2, options.Eps);
+        Schedule = new LrSchedule(options.LrSchedule, options.Lr, (long)options.Epochs * BatchesPerEpoch, options.WarmupSteps);
         Sampler = new TrainSampler(sources, options.Resolution, new TrainRng(options.Seed), options.CacheData);
         log = new RunLog(RunDir);
         if (options.Resume)
@@ -115,6 +116,9 @@ public sealed class Trainer : IDisposable
         reporter?.Message($"init from ImageNet MiT {path}: {r.Loaded.Count} tensors into both encoders");
     }
 
+    /// <summary>The learning rate of every step (a function of the global step, so resuming needs no extra state).</summary>
+    public LrSchedule Schedule { get; }
+
     public int BatchesPerEpoch => (Options.SamplesPerEpoch + Options.BatchSize - 1) / Options.BatchSize;
 
     public TrainResult Run(CancellationToken cancel = default, ITrainReporter? reporter = null)
@@ -142,6 +146,7 @@ public sealed class Trainer : IDisposable
             {
                 if (cancel.IsCancellationRequested) { stopped = true; break; }
                 StepResult r;
+                Schedule.Apply(Optimizer, state.Step);
                 using (var batch = Sampler.NextBatch(Options.BatchSize, Device))
                     r = TrainStep.Run(Model, Optimizer, batch.Images, batch.Flows, batch.Masks, oneDnnForward: Device.type == DeviceType.CPU);
                 if (!double.IsFinite(r.Loss))

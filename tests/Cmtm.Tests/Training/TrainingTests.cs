@@ -50,22 +50,31 @@ public class TrainingTests
         Assert.Equal(9, File.ReadAllLines(d.File("run/metrics.csv")).Length);
     }
 
-    [Fact]
-    public void ResumeAfterStopGivesTheSameWeightsAsAnUninterruptedRun()
+    [Theory]
+    [InlineData(LrScheduleKind.Constant)]
+    [InlineData(LrScheduleKind.Cosine)]
+    public void ResumeAfterStopGivesTheSameWeightsAsAnUninterruptedRun(LrScheduleKind schedule)
     {
         using var d = new Shared.TempDir();
-        using (var full = new Trainer(Tiny(d.File("full"), epochs: 2))) Assert.False(full.Run().Stopped);
+        TrainOptions Opts(string dir) => Tiny(d.File(dir), epochs: 2) with { LrSchedule = schedule, WarmupSteps = 1 };
+        using (var full = new Trainer(Opts("full")))
+        {
+            Assert.False(full.Run().Stopped);
+            // the last step (index 3 of 4) ran at the schedule's rate: cosine at 2/3 of the decay, constant at lr
+            double expected = schedule == LrScheduleKind.Constant ? 1e-3 : 1e-3 * 0.5 * (1 + Math.Cos(Math.PI * 2 / 3));
+            Assert.Equal(expected, full.Optimizer.ParamGroups.First().LearningRate, 12);
+        }
 
         // stop in the middle of epoch 2 (after step 3 of 4), then resume in a fresh trainer
-        using (var part = new Trainer(Tiny(d.File("part"), epochs: 2)) { StopAfterStep = s => s == 3 })
+        using (var part = new Trainer(Opts("part")) { StopAfterStep = s => s == 3 })
         {
             var r = part.Run();
             Assert.True(r.Stopped);
             Assert.Equal(1, r.CompletedEpochs);
         }
         // a fresh run in the same folder without --resume is refused
-        Assert.Throws<CmtmException>(() => new Trainer(Tiny(d.File("part"), epochs: 2)));
-        using (var resumed = new Trainer(Tiny(d.File("part"), epochs: 2) with { Resume = true }))
+        Assert.Throws<CmtmException>(() => new Trainer(Opts("part")));
+        using (var resumed = new Trainer(Opts("part") with { Resume = true }))
         {
             var r = resumed.Run();
             Assert.False(r.Stopped);
@@ -78,6 +87,20 @@ public class TrainingTests
         // and the weights did change from the initial ones
         Assert.Equal(File.ReadAllLines(d.File("full/metrics.csv")).Skip(1).Select(l => string.Join(",", l.Split(',').Take(7))),
                      File.ReadAllLines(d.File("part/metrics.csv")).Skip(1).Select(l => string.Join(",", l.Split(',').Take(7))));
+    }
+
+    [Fact]
+    public void LrScheduleWarmsUpLinearlyThenDecaysToZero()
+    {
+        var cos = new LrSchedule(LrScheduleKind.Cosine, 1e-3, TotalSteps: 110, WarmupSteps: 10);
+        Assert.Equal(1e-4, cos.At(0), 15);
+        Assert.Equal(1e-3, cos.At(9), 15);
+        Assert.Equal(1e-3, cos.At(10), 15);
+        Assert.Equal(0.5e-3, cos.At(60), 15);
+        Assert.Equal(0, cos.At(110), 15);
+        for (long s = 11; s <= 110; s++) Assert.True(cos.At(s) < cos.At(s - 1));
+        var constant = new LrSchedule(LrScheduleKind.Constant, 1e-5, 100, 10);
+        Assert.All(new long[] { 0, 5, 50, 99 }, s => Assert.Equal(1e-5, constant.At(s)));
     }
 
     [Theory]
