@@ -47,8 +47,13 @@ public sealed class RgbFrame
     /// <summary>(1,3,H,W) float32 tensor with values 0..255 (no normalisation).</summary>
     public Tensor ToTensor255()
     {
+        // Every intermediate is held (and disposed) by a local: a chained temporary is unreachable while the native call
+        // on it runs, and a GC at that moment let its finalizer free the tensor mid-call (a test-host crash in to_type).
         using var hwc = tensor(Rgb, new long[] { Height, Width, 3 }, ScalarType.Byte);
-        return hwc.permute(2, 0, 1).unsqueeze(0).to(ScalarType.Float32).contiguous();
+        using var chw = hwc.permute(2, 0, 1);
+        using var nchw = chw.unsqueeze(0);
+        using var f = nchw.to(ScalarType.Float32);
+        return f.contiguous();
     }
 
     /// <summary>From a uint8 (H,W,3) RGB tensor, or a float (3,H,W)/(1,3,H,W) tensor with values 0..255.</summary>

@@ -72,8 +72,8 @@ public static class TrainCheckpoint
             {
                 var st = (Adam.State)states[i];
                 steps.Add(st.step);
-                tensors.Add(("optim." + names[i] + ".exp_avg", st.exp_avg.detach().cpu().clone()));
-                tensors.Add(("optim." + names[i] + ".exp_avg_sq", st.exp_avg_sq.detach().cpu().clone()));
+                tensors.Add(("optim." + names[i] + ".exp_avg", CpuCopy(st.exp_avg)));
+                tensors.Add(("optim." + names[i] + ".exp_avg_sq", CpuCopy(st.exp_avg_sq)));
             }
             tensors.Add(("optim.steps", tensor(steps.ToArray())));
             tensors.Add(("epoch_plan", tensor(p.EpochPlan.Select(x => (long)x).ToArray())));
@@ -98,6 +98,17 @@ public static class TrainCheckpoint
             File.Move(PendingModelPath(dir, name), ModelPath(dir, name), overwrite: true);
         }
         finally { foreach (var (_, t) in tensors) t.Dispose(); }
+    }
+
+    /// <summary>
+    /// A CPU copy, the intermediates held by locals: a chained temporary (t.detach().cpu()) is unreachable while the
+    /// native call on it runs, so a GC at that moment could let its finalizer free it mid-call.
+    /// </summary>
+    private static Tensor CpuCopy(Tensor t)
+    {
+        using var detached = t.detach();
+        using var cpu = detached.cpu();
+        return cpu.clone();
     }
 
     /// <summary>

@@ -26,7 +26,8 @@ internal static class Checkpoints
     /// <summary>Same dtype, shape and bytes (bit-exact, NaN-safe).</summary>
     public static bool Same(Tensor a, Tensor b)
     {
-        using var ca = a.detach().cpu().contiguous(); using var cb = b.detach().cpu().contiguous();
+        using var scope = torch.NewDisposeScope(); // keeps the chained temporaries reachable (and disposes them)
+        var ca = a.detach().cpu().contiguous(); var cb = b.detach().cpu().contiguous();
         return ca.dtype == cb.dtype && ca.shape.SequenceEqual(cb.shape) && ca.bytes.SequenceEqual(cb.bytes);
     }
 
@@ -109,7 +110,7 @@ public class CrashSafetyTests(ITestOutputHelper output)
 
         // kills during the writes did leave half-written temporary files, and none survived the resumes
         Assert.True(leftTemps.Count > 0, "no kill hit a checkpoint write:\n" + string.Join("\n", log));
-        Assert.Empty(Directory.GetFiles(run).Where(f => Checkpoints.IsTemp(f) || f.EndsWith(".pending", StringComparison.Ordinal)));
+        Assert.DoesNotContain(Directory.GetFiles(run), f => Checkpoints.IsTemp(f) || f.EndsWith(".pending", StringComparison.Ordinal));
         // exactly the uninterrupted run's weights, optimiser state, RNG-driven epoch plan and per-epoch losses
         Checkpoints.AssertSameTensors(TrainCheckpoint.ModelPath(reference, "last"), TrainCheckpoint.ModelPath(run, "last"));
         Checkpoints.AssertSameTensors(TrainCheckpoint.StatePath(reference, "last"), TrainCheckpoint.StatePath(run, "last"));
@@ -207,7 +208,7 @@ public class InterruptedSaveTests(TwoSaves saves) : IClassFixture<TwoSaves>
         using var model = new VosModel(TwoSaves.Config);
         using var adam = torch.optim.Adam(model.parameters(), 1e-3);
         var state = TrainCheckpoint.Load(dir, "last", model, adam, new TrainRng(0));
-        weights = model.state_dict().ToDictionary(e => e.Key, e => e.Value.detach().clone());
+        weights = model.state_dict().ToDictionary(e => e.Key, e => { using var detached = e.Value.detach(); return detached.clone(); });
         return state;
     }
 
