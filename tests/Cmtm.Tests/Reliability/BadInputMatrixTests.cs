@@ -103,7 +103,11 @@ public class BadInputMatrixTests(BlackswanClip clip, ITestOutputHelper output) :
             {
                 var frames = Frames(d, 3);
                 var small = Path.Combine(frames, "00002.jpg");
-                using (var m = Cv2.ImRead(small)) using (var half = m.Resize(new Size(m.Cols / 2, m.Rows / 2))) Cv2.ImWrite(small, half);
+                using (var m = Cv2.ImRead(small)) using (var half = m.Resize(new Size(m.Cols / 2, m.Rows / 2)))
+                {
+                    File.Delete(small); // the copy keeps the shared data's read-only mode
+                    Assert.True(Cv2.ImWrite(small, half));
+                }
                 return new(Segment(frames), small, "mixed frame sizes are not supported", [outDir]);
             }
             case "fewer flow images than frames":
