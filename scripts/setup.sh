@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# One-time machine set-up for CMTM.NET on Debian/Ubuntu: the native libraries OpenCV's runtime needs.
+# One-time machine set-up for CMTM.NET on Debian/Ubuntu: the native libraries OpenCV's runtime needs, and tcmalloc.
 # Idempotent and quiet when everything is present. The .NET SDK (10) must already be installed.
 set -euo pipefail
 need_pkgs=()
 have_lib() { ldconfig -p 2>/dev/null | grep -q "$1"; }
 have_lib 'libgtk-3.so.0' || need_pkgs+=(libgtk-3-0)
 have_lib 'libfontconfig.so.1' || need_pkgs+=(libfontconfig1)
+# tcmalloc: ./cmtm and ./test preload it (scripts/allocator.sh): faster and flat memory over long videos
+have_lib 'libtcmalloc_minimal.so.4' || need_pkgs+=(libtcmalloc-minimal4)
 if ! command -v dotnet >/dev/null 2>&1; then
   echo "setup: the .NET 10 SDK is required (dotnet not found on PATH)" >&2
   exit 1

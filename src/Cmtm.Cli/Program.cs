@@ -7,7 +7,6 @@ public static class Program
 {
     public static int Main(string[] args)
     {
-        Cmtm.Runtime.TorchRuntime.EnsureInitialized(); // allocator settings before libtorch's first tensor
         var root = new RootCommand("CMTM.NET: unsupervised video object segmentation (Cross-Modal Token Modulation) in C#.");
         foreach (var command in CommandCatalog.All())
             root.Subcommands.Add(command);

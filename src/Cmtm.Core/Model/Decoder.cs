@@ -10,10 +10,13 @@ public sealed class ConvUnit : Module<Tensor, Tensor>
 {
     private readonly Conv2d conv;
     private readonly bool relu;
+    private readonly int stride, padding;
 
     public ConvUnit(int cin, int cout, int kernel, int stride, int padding, bool relu) : base(relu ? "ConvRelu" : "Conv")
     {
         this.relu = relu;
+        this.stride = stride;
+        this.padding = padding;
         conv = Conv2d(cin, cout, kernel, stride: stride, padding: padding);
         register_module("conv", conv);
         using var _ = no_grad();
@@ -21,9 +24,12 @@ public sealed class ConvUnit : Module<Tensor, Tensor>
         init.zeros_(conv.bias!);
     }
 
+    /// <summary>The conv (by <see cref="Winograd"/> in inference where that is faster), then ReLU in place.</summary>
+    public Tensor Weight => conv.weight!;
+
     public override Tensor forward(Tensor x)
     {
-        var y = conv.forward(x);
+        var y = Winograd.Applies(x, conv.weight!, stride, padding, groups: 1) ? Winograd.Conv3x3(x, conv.weight!, conv.bias) : conv.forward(x);
         return relu ? y.relu_() : y;
     }
 
@@ -50,17 +56,19 @@ public sealed class Cbam : Module<Tensor, Tensor>
         register_module("conv3", conv3);
     }
 
+    /// <summary>In inference the two attention products are taken in place (autograd needs the unscaled features).</summary>
     public override Tensor forward(Tensor input)
     {
         using var scope = NewDisposeScope();
         var x = conv1.forward(input);
-        var avg = functional.adaptive_avg_pool2d(x, 1);
-        var max = functional.adaptive_max_pool2d(x, new long[] { 1, 1 });
-        var c = (conv2.forward(avg) + conv2.forward(max)).sigmoid_();
-        x = x * c;
-        var pooled = cat(new[] { x.mean(new long[] { 1 }, keepdim: true), x.max(1, keepdim: true).values }, 1);
-        var s = conv3.forward(pooled).sigmoid_();
-        return (x * s).MoveToOuterDisposeScope();
+        bool inPlace = NoGradient.For(input, conv1.Weight);
+        using (var avg = functional.adaptive_avg_pool2d(x, 1))
+        using (var max = functional.adaptive_max_pool2d(x, new long[] { 1, 1 }))
+        using (var c = (conv2.forward(avg) + conv2.forward(max)).sigmoid_())
+            x = inPlace ? x.mul_(c) : x * c;
+        using var pooled = cat(new[] { x.mean(new long[] { 1 }, keepdim: true), x.max(1, keepdim: true).values }, 1);
+        using var s = conv3.forward(pooled).sigmoid_();
+        return (inPlace ? x.mul_(s) : x * s).MoveToOuterDisposeScope();
     }
 }
 
@@ -114,21 +122,40 @@ public sealed class FakeFlowDecoder : Module<Tensor, Tensor>
     /// </summary>
     public Tensor Forward(Tensor[] app, Tensor[] mo, Tensor? appS16 = null, Tensor? moS16 = null)
     {
-        using var scope = NewDisposeScope();
-        var x = conv1.forward(app[3] + mo[3]);
-        x = cbam1.forward(blend1.forward(x));
-        var up = Up(x, 2);
-        Tensor skip16 = app_conv is null
-            ? conv2.forward(app[2] + mo[2])
-            : conv2.forward(app_conv.forward(appS16 ?? throw new ArgumentNullException(nameof(appS16)))
-                          + mo_conv!.forward(moS16 ?? throw new ArgumentNullException(nameof(moS16))));
-        x = cbam2.forward(blend2.forward(cat(new[] { skip16, up }, 1)));
-        up = Up(x, 2);
-        x = cbam3.forward(blend3.forward(cat(new[] { conv3.forward(app[1] + mo[1]), up }, 1)));
-        up = Up(x, 2);
-        x = cbam4.forward(blend4.forward(cat(new[] { conv4.forward(app[0] + mo[0]), up }, 1)));
-        var logits = Up(predictor.forward(x), 4);
-        return logits.MoveToOuterDisposeScope();
+        // every intermediate is disposed as soon as it is consumed: the 128x128x256 maps are 16 MB each per frame
+        Tensor x;
+        using (var sum = app[3] + mo[3])
+        using (var c1 = conv1.forward(sum))
+        using (var b1 = blend1.forward(c1))
+            x = cbam1.forward(b1);
+        Tensor skip16;
+        if (app_conv is null)
+            using (var sum = app[2] + mo[2]) skip16 = conv2.forward(sum);
+        else
+            using (var a = app_conv.forward(appS16 ?? throw new ArgumentNullException(nameof(appS16))))
+            using (var m = mo_conv!.forward(moS16 ?? throw new ArgumentNullException(nameof(moS16))))
+            using (var sum = a + m)
+                skip16 = conv2.forward(sum);
+        x = Refine(x, skip16, blend2, cbam2);
+        using (var sum = app[1] + mo[1]) x = Refine(x, conv3.forward(sum), blend3, cbam3);
+        using (var sum = app[0] + mo[0]) x = Refine(x, conv4.forward(sum), blend4, cbam4);
+        using (x)
+        using (var p = predictor.forward(x))
+            return Up(p, 4);
+    }
+
+    /// <summary>One decoder level: up-sample the deeper map x2, concatenate after the skip features, blend, CBAM.
+    /// Takes ownership of (disposes) <paramref name="deeper"/> and <paramref name="skip"/>.</summary>
+    private static Tensor Refine(Tensor deeper, Tensor skip, ConvUnit blend, Cbam cbam)
+    {
+        Tensor joined;
+        using (deeper)
+        using (skip)
+        using (var up = Up(deeper, 2))
+            joined = cat(new[] { skip, up }, 1);
+        Tensor blended;
+        using (joined) blended = blend.forward(joined);
+        using (blended) return cbam.forward(blended);
     }
 
     public override Tensor forward(Tensor x) => throw new InvalidOperationException("use Forward(app, mo, ...)");

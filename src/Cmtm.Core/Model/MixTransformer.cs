@@ -174,7 +174,7 @@ public sealed class MixFfn : Module<Tensor, Tensor>
 public static class TokenDepthwiseConv
 {
     public static Tensor Forward(Tensor tokens, Tensor weight, Tensor bias, int h, int w) =>
-        !is_grad_enabled() || (!tokens.requires_grad && !weight.requires_grad)
+        NoGradient.For(tokens, weight)
             ? OnNhwcView(tokens, weight, bias, h, w)
             : ShiftedSum(tokens, weight, bias, h, w);
 
