@@ -180,13 +180,8 @@ public static class ModelEvaluation
     public static InferenceTiming WriteResults(DatasetRecord dataset, FramePredictor predictor, DatasetFlows flows, ModelEvaluationOptions options)
     {
         var target = CheckResultsTarget(options.ResultsDir, options.Overwrite);
-        var parent = Path.GetDirectoryName(target)!;
-        try { Directory.CreateDirectory(parent); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CmtmException(parent, $"cannot create folder ({e.Message})", e); }
-        var staging = Path.Combine(parent, $".{Path.GetFileName(target)}.partial-{Environment.ProcessId}");
-        if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
-        try { Directory.CreateDirectory(staging); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CmtmException(target, $"results folder is not writable ({e.Message})", e); }
+        using var stage = StagedFolder.Create(target, "results folder");
+        var staging = stage.Path;
 
         var palette = options.Palette ?? dataset.Kind == "davis16";
         int frames = 0;
@@ -206,13 +201,14 @@ public static class ModelEvaluation
                 modelSeconds += summary.ModelSeconds;
                 totalSeconds += summary.TotalSeconds;
             }
-            if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
-            Directory.Move(staging, target);
+            stage.Commit();
         }
-        catch
+        catch (Exception e)
         {
-            try { Directory.Delete(staging, recursive: true); } catch { /* best effort */ }
-            throw;
+            stage.Dispose();
+            var named = stage.AsTargetError(e);
+            if (ReferenceEquals(named, e)) throw;
+            throw named;
         }
         var m = predictor.Model.Config;
         return new InferenceTiming($"{m.Name} @ {m.Resolution}", flows.Description, frames, modelSeconds, totalSeconds);

@@ -66,7 +66,7 @@ public static class AtomicFile
         return removed;
     }
 
-    private static bool IsRunning(int pid)
+    internal static bool IsRunning(int pid)
     {
         if (pid == Environment.ProcessId) return true;
         try { using var p = Process.GetProcessById(pid); return !p.HasExited; }

@@ -38,7 +38,7 @@ public sealed record SegmentSummary(int Frames, double ModelSeconds, double Tota
 /// <summary>
 /// Video in, masks out: streams frames (bounded memory), gets each frame's flow from an estimator (forward t->t+1, the
 /// last frame backward) or from a folder of flow images matched by stem, runs the model, and writes the outputs into a
-/// staging folder that replaces <see cref="SegmentOptions.OutputDir"/> only when every frame succeeded.
+/// staging folder (<see cref="StagedFolder"/>) that replaces <see cref="SegmentOptions.OutputDir"/> only when every frame succeeded.
 /// </summary>
 public sealed class Segmenter
 {
@@ -93,12 +93,8 @@ public sealed class Segmenter
     public SegmentSummary Run(IFrameSource source, SegmentOptions options, ProgressLine? progress = null, CancellationToken cancel = default)
     {
         var target = CheckOutputDir(options.OutputDir, options.Overwrite);
-        var parent = Path.GetDirectoryName(target)!;
-        try { Directory.CreateDirectory(parent); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CmtmException(parent, $"cannot create folder ({e.Message})", e); }
-        var staging = Path.Combine(parent, $".{Path.GetFileName(target)}.partial-{Environment.ProcessId}");
-        try { Directory.CreateDirectory(staging); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CmtmException(target, $"output folder is not writable ({e.Message.Replace(staging, target)})", e); }
+        using var stage = StagedFolder.Create(target);
+        var staging = stage.Path;
 
         VideoWriter? video = null;
         var total = Stopwatch.StartNew();
@@ -134,18 +130,17 @@ public sealed class Segmenter
             video?.Dispose();
             video = null;
             progress?.Report(frames, source.Count, $"model {frames / Math.Max(modelSeconds, 1e-9):0.00} fps", final: true);
-            if (Directory.Exists(target)) Directory.Delete(target, recursive: true);
-            Directory.Move(staging, target);
+            stage.Commit();
             return new SegmentSummary(frames, modelSeconds, total.Elapsed.TotalSeconds, target);
         }
         catch (Exception e)
         {
             video?.Dispose();
-            try { Directory.Delete(staging, recursive: true); } catch { /* best effort */ }
+            stage.Dispose();
             // a write error names a file in the staging folder, which is gone: name it as the output it would have been
-            if (e is CmtmException ce && ce.Subject.StartsWith(staging, StringComparison.Ordinal))
-                throw new CmtmException(target + ce.Subject[staging.Length..], ce.Problem.Replace(staging, target), e);
-            throw;
+            var named = stage.AsTargetError(e);
+            if (ReferenceEquals(named, e)) throw;
+            throw named;
         }
     }
 
