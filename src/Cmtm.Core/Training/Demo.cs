@@ -109,7 +109,7 @@ public static class Demo
         seg.Run(new FolderFrameSource(frameDir), new SegmentOptions { OutputDir = clipDir, Palette = true, Overlay = true, Fps = 6 });
         say($"segmented held-out clip {clip.Name} -> {clipDir}");
 
-        var report = WriteReport(run, o, rows, tr, trainTime, total.Elapsed, clip.Name, clipDir, davisNote);
+        var report = WriteReport(run, o, train.MaskRatio, rows, tr, trainTime, total.Elapsed, clip.Name, clipDir, davisNote);
         return new DemoResult(run, rows, total.Elapsed, trainTime, tr.Steps, report, davisNote);
     }
 
@@ -160,14 +160,14 @@ public static class Demo
         return new[] { Row("CMTM-b0, trained on synthetic only", "DAVIS-16 val subset", trained), Row("motion-magnitude threshold", "DAVIS-16 val subset", motion) };
     }
 
-    private static string WriteReport(string run, DemoOptions o, List<DemoRow> rows, TrainResult tr, TimeSpan trainTime, TimeSpan total,
+    private static string WriteReport(string run, DemoOptions o, double maskRatio, List<DemoRow> rows, TrainResult tr, TimeSpan trainTime, TimeSpan total,
         string clipName, string clipDir, string? davisNote)
     {
         var inv = CultureInfo.InvariantCulture;
         var sb = new StringBuilder();
         sb.AppendLine("# CMTM.NET demo report").AppendLine();
         sb.AppendLine($"- data: {o.TrainVideos} synthetic training videos, {o.ValVideos} held-out videos, {o.Frames} frames of {o.Width}x{o.Height} (seed {o.Seed})");
-        sb.AppendLine($"- model: {o.Arch} at {o.Resolution}px, random initialisation; Adam lr {o.Lr.ToString(inv)}, batch {o.BatchSize}, {o.Threads} threads");
+        sb.AppendLine($"- model: {o.Arch} at {o.Resolution}px, random initialisation; Adam lr {o.Lr.ToString(inv)} with cosine decay ({o.WarmupSteps} warm-up steps), token masking {maskRatio.ToString(inv)}, batch {o.BatchSize}, {o.Threads} threads");
         sb.AppendLine($"- training: {tr.Steps} steps in {trainTime.TotalMinutes.ToString("F1", inv)} min; whole demo {total.TotalMinutes.ToString("F1", inv)} min");
         sb.AppendLine().AppendLine("| method | data | J | F | J&F | sequences |").AppendLine("|---|---|---|---|---|---|");
         foreach (var r in rows)
