@@ -244,21 +244,13 @@ public sealed class MitBlock : Module<Tensor, Tensor>
         register_module("mlp", mlp);
     }
 
+    /// <summary>One scope per block: every temporary of the attention and the Mix-FFN (some are unnamed intermediates
+    /// of chained calls) is freed when the block returns, not at the end of the frame.</summary>
     public Tensor Forward(Tensor x, int h, int w)
     {
-        Tensor y;
-        using (var n1 = layer_norm_1.forward(x))
-        using (var a = attention.Forward(n1, h, w))
-        using (var da = drop_path.forward(a))
-            y = da.add(x);
-        using (var n2 = layer_norm_2.forward(y))
-        using (var m = mlp.Forward(n2, h, w))
-        using (var dm = drop_path.forward(m))
-        {
-            var z = dm.add(y);
-            y.Dispose();
-            return z;
-        }
+        using var scope = NewDisposeScope();
+        var y = drop_path.forward(attention.Forward(layer_norm_1.forward(x), h, w)).add_(x);
+        return drop_path.forward(mlp.Forward(layer_norm_2.forward(y), h, w)).add_(y).MoveToOuterDisposeScope();
     }
 
     public override Tensor forward(Tensor x) => throw new InvalidOperationException("use Forward(x, h, w)");

@@ -177,8 +177,9 @@ public sealed class ModulatorBlock : Module<Tensor, Tensor>
     /// <param name="tokensPerModality">T when the sequence is [app_cls, mo_cls, T app, T mo] (restricted cls attention); -1 for one stream.</param>
     public Tensor Forward(Tensor x, int tokensPerModality)
     {
+        using var scope = NewDisposeScope(); // the block's temporaries are freed when it returns
         var y = x + attn.Forward(norm1.forward(x), tokensPerModality);
-        return y + mlp.forward(norm2.forward(y));
+        return (y + mlp.forward(norm2.forward(y))).MoveToOuterDisposeScope();
     }
 
     public override Tensor forward(Tensor x) => Forward(x, -1);
