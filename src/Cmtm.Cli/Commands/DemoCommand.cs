@@ -8,7 +8,7 @@ public static class DemoCommand
     public static Command Create()
     {
         var outOpt = new Option<string>("--out") { Description = "run folder (must not exist or be empty)", DefaultValueFactory = _ => $"runs/demo-{DateTime.Now:yyyyMMdd-HHmmss}" };
-        var steps = new Option<int>("--steps") { Description = "training steps (about 5 minutes on 2 cores at the defaults)", DefaultValueFactory = _ => new DemoOptions().Steps };
+        var steps = new Option<int>("--steps") { Description = "training steps (5-9 minutes on the project's 2-core VM at the defaults, depending on its speed)", DefaultValueFactory = _ => new DemoOptions().Steps };
         var minutes = new Option<double>("--max-minutes") { Description = "optional wall-clock cap on training (0 = none)" };
         var threads = new Option<int>("--threads") { Description = "libtorch threads", DefaultValueFactory = _ => 2 };
         var res = new Option<int>("--resolution") { Description = "model resolution (multiple of 32)", DefaultValueFactory = _ => 64 };

@@ -24,9 +24,9 @@ public sealed class ConvUnit : Module<Tensor, Tensor>
         init.zeros_(conv.bias!);
     }
 
-    /// <summary>The conv (by <see cref="Winograd"/> in inference where that is faster), then ReLU in place.</summary>
     public Tensor Weight => conv.weight!;
 
+    /// <summary>The conv (by <see cref="Winograd"/> in inference where that is faster), then ReLU in place.</summary>
     public override Tensor forward(Tensor x)
     {
         var y = Winograd.Applies(x, conv.weight!, stride, padding, groups: 1) ? Winograd.Conv3x3(x, conv.weight!, conv.bias) : conv.forward(x);

@@ -3,12 +3,6 @@ using static TorchSharp.torch;
 
 namespace Cmtm.Model;
 
-/// <summary>Whether an op's result needs no gradient (inference mode, no_grad, or inputs that do not require one).</summary>
-internal static class NoGradient
-{
-    public static bool For(Tensor a, Tensor b) => !is_grad_enabled() || (!a.requires_grad && !b.requires_grad);
-}
-
 /// <summary>
 /// 3x3 convolution (stride 1, padding 1) by Winograd's minimal filtering F(4x4, 3x3) (Lavin &amp; Gray 2016): the input is
 /// cut into overlapping 6x6 tiles (stride 4), each tile and each 3x3 filter is transformed to 36 "frequency" components,
