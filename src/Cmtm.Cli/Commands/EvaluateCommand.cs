@@ -31,6 +31,7 @@ public static class EvaluateCommand
         var resultsOut = new Option<string?>("--results-out") { Description = "with --weights: where to write the results folder (default: ./<weights stem>_<dataset>_results)" };
         var overwrite = new Option<bool>("--overwrite") { Description = "with --weights: replace a non-empty --results-out folder" };
         var device = CommonOptions.Device();
+        var precision = CommonOptions.Precision();
         var split = new Option<string>("--split") { Description = "DAVIS split (ImageSets/2016/<split>.txt)", DefaultValueFactory = _ => "val" };
         var json = new Option<string?>("--json") { Description = "write the report as JSON" };
         var csv = new Option<string?>("--csv") { Description = "write the per-sequence table as CSV" };
@@ -39,7 +40,7 @@ public static class EvaluateCommand
         var cmd = new Command("evaluate", "Score a results folder against a dataset's ground truth exactly like the official toolkits (DAVIS-2016 J/F/J&F; IoU protocol for FBMS, YouTube-Objects, Long-Videos).")
         {
             dataset, root, results, split, json, csv, plot, threads,
-            weights, arch, resolution, flow, raftWeights, iters, resultsOut, overwrite, device,
+            weights, arch, resolution, flow, raftWeights, iters, resultsOut, overwrite, device, precision,
         };
         cmd.SetAction(p =>
         {
@@ -51,12 +52,12 @@ public static class EvaluateCommand
                 if (resultsDir != null) throw new CmtmException("--results", "give either --results (score a folder) or --weights (run the model), not both");
                 var outDir = p.GetValue(resultsOut) ?? Path.GetFullPath($"{Path.GetFileNameWithoutExtension(w.Name)}_{p.GetValue(dataset)!.ToLowerInvariant()}_results");
                 report = RunModel(p.GetValue(dataset)!, p.GetValue(root)!, w.FullName, outDir, p.GetValue(split)!, p.GetValue(threads),
-                    p.GetValue(arch), p.GetValue(resolution), p.GetValue(flow), p.GetValue(raftWeights), p.GetValue(iters), p.GetValue(device), p.GetValue(overwrite));
+                    p.GetValue(arch), p.GetValue(resolution), p.GetValue(flow), p.GetValue(raftWeights), p.GetValue(iters), p.GetValue(device), p.GetValue(overwrite), p.GetValue(precision));
             }
             else
             {
                 if (resultsDir == null) throw new CmtmException("--results", "give --results DIR (a results folder to score) or --weights W (run a model over the dataset and score it)");
-                foreach (var (name, set) in new[] { ("--results-out", p.GetValue(resultsOut) != null), ("--flow", p.GetValue(flow) != null), ("--overwrite", p.GetValue(overwrite)) })
+                foreach (var (name, set) in new[] { ("--results-out", p.GetValue(resultsOut) != null), ("--precision", p.GetValue(precision) != "fp32"), ("--flow", p.GetValue(flow) != null), ("--overwrite", p.GetValue(overwrite)) })
                     if (set) throw new CmtmException(name, "only applies with --weights");
                 report = Run(p.GetValue(dataset)!, p.GetValue(root)!, resultsDir, p.GetValue(split)!, p.GetValue(threads));
             }
@@ -92,11 +93,12 @@ public static class EvaluateCommand
     /// <summary>Runs a checkpoint over the dataset, writes <paramref name="resultsOut"/> and scores it (see <see cref="ModelEvaluation"/>).</summary>
     public static EvaluationReport RunModel(string datasetName, string root, string weights, string resultsOut, string split = "val", int threads = 0,
         string? arch = null, int? resolution = null, string? flow = null, string? raftWeights = null, int iters = 20, string? device = null,
-        bool overwrite = false, bool progress = true)
+        bool overwrite = false, string? precision = null, bool progress = true)
     {
         var kind = DatasetReader.ParseKind(datasetName);
         TorchRuntime.SetThreads(threads);
         var dev = TorchRuntime.ParseDevice(device);
+        var prec = CommonOptions.ParsePrecision(precision, dev);
         // Flows: an explicit folder or method, else the dataset's JPEGFlows when that folder exists, else Farneback.
         Flow.IFlowEstimator? estimator = null;
         DatasetFlows flows;
@@ -113,8 +115,8 @@ public static class EvaluateCommand
             var ds = ModelEvaluation.LoadDataset(kind, root, flows, split);
             ModelEvaluation.CheckResultsTarget(resultsOut, overwrite);
             var model = ModelCheckpoint.Load(weights, arch, resolution, dev, n => Console.Error.WriteLine("note: " + n));
-            using var predictor = new FramePredictor(model, dev);
-            Console.Out.WriteLine($"evaluate: {ds.Kind} ({ds.Sequences.Count} sequences, {ds.FrameCount} frames) with {model.Config.Name} @ {model.Config.Resolution}, flow {flows.Description} -> {resultsOut}");
+            using var predictor = new FramePredictor(model, dev, prec);
+            Console.Out.WriteLine($"evaluate: {ds.Kind} ({ds.Sequences.Count} sequences, {ds.FrameCount} frames) with {model.Config.Name} @ {model.Config.Resolution} {prec.Name()}, flow {flows.Description} -> {resultsOut}");
             return ModelEvaluation.Run(ds, predictor, flows, new ModelEvaluationOptions
             {
                 ResultsDir = resultsOut,

@@ -24,12 +24,14 @@ public static class PredictCommand
         var logits = new Option<FileInfo?>("--logits") { Description = "also write float32 logits [2,H,W] as .npy" };
         var device = CommonOptions.Device();
         var threads = CommonOptions.Threads();
+        var precision = CommonOptions.Precision();
         var cmd = new Command("predict", "Segment one frame from its image and flow image.")
-        { weights, arch, resolution, image, flow, output, logits, device, threads };
+        { weights, arch, resolution, image, flow, output, logits, device, threads, precision };
         cmd.SetAction(r =>
         {
             TorchRuntime.SetThreads(r.GetValue(threads));
             var dev = TorchRuntime.ParseDevice(r.GetValue(device));
+            var prec = CommonOptions.ParsePrecision(r.GetValue(precision), dev);
             var w = r.GetValue(weights) ?? throw new CmtmException("--weights", NoWeightsHelp);
             var img = RgbImage.Load(r.GetValue(image)!.FullName);
             var flo = RgbImage.Load(r.GetValue(flow)!.FullName);
@@ -38,7 +40,7 @@ public static class PredictCommand
             var outPath = r.GetValue(output)!.FullName;
             if (!outPath.EndsWith(".png", StringComparison.OrdinalIgnoreCase)) throw new CmtmException(outPath, "--out must be a .png file");
             using var predictor = new FramePredictor(
-                ModelCheckpoint.Load(w.FullName, r.GetValue(arch), r.GetValue(resolution), dev, n => Console.Error.WriteLine("note: " + n)), dev);
+                ModelCheckpoint.Load(w.FullName, r.GetValue(arch), r.GetValue(resolution), dev, n => Console.Error.WriteLine("note: " + n)), dev, prec);
             using var pred = predictor.Predict(img, flo);
             var logitsPath = r.GetValue(logits)?.FullName;
             if (logitsPath != null) Npy.Save(logitsPath, pred.Logits);

@@ -25,12 +25,14 @@ public static class SegmentCommand
         var overwrite = new Option<bool>("--overwrite") { Description = "replace a non-empty output folder" };
         var device = CommonOptions.Device();
         var threads = CommonOptions.Threads();
+        var precision = CommonOptions.Precision();
         var cmd = new Command("segment", "Segment the primary moving object in every frame of a video.")
-        { input, weights, arch, flow, raftWeights, iters, resolution, output, palette, overlay, logits, overwrite, device, threads };
+        { input, weights, arch, flow, raftWeights, iters, resolution, output, palette, overlay, logits, overwrite, device, threads, precision };
         cmd.SetAction(r =>
         {
             TorchRuntime.SetThreads(r.GetValue(threads));
             var dev = TorchRuntime.ParseDevice(r.GetValue(device));
+            var prec = CommonOptions.ParsePrecision(r.GetValue(precision), dev);
             var w = r.GetValue(weights) ?? throw new CmtmException("--weights", PredictCommand.NoWeightsHelp);
             var inPath = r.GetValue(input)!;
             var source = FrameSources.Open(inPath);
@@ -47,7 +49,7 @@ public static class SegmentCommand
                 if (source is FolderFrameSource folder) flowImages.CheckCovers(folder.Files.Select(f => Path.GetFileNameWithoutExtension(f)));
             }
             var model = ModelCheckpoint.Load(w.FullName, r.GetValue(arch), r.GetValue(resolution), dev, n => Console.Error.WriteLine("note: " + n));
-            using var predictor = new FramePredictor(model, dev);
+            using var predictor = new FramePredictor(model, dev, prec);
             Flow.IFlowEstimator? estimator = null;
             Segmenter segmenter;
             if (flowImages != null) segmenter = new Segmenter(predictor, flowImages);

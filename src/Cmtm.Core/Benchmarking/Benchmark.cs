@@ -14,7 +14,8 @@ namespace Cmtm.Benchmarking;
 public sealed record BenchOptions
 {
     public string Arch { get; init; } = "cmtm-b2";
-    public int Resolution { get; init; } = 512;
+    /// <summary>Model input size; null = 512, or the checkpoint's with <see cref="Weights"/>.</summary>
+    public int? Resolution { get; init; }
     /// <summary>Timed frames of the batch-1 run (after <see cref="Warmup"/> untimed ones).</summary>
     public int Frames { get; init; } = 5;
     public int Warmup { get; init; } = 1;
@@ -31,6 +32,19 @@ public sealed record BenchOptions
     public string? RaftWeights { get; init; }
     public int RaftIters { get; init; } = 20;
     public string[] FlowMethods { get; init; } = { "farneback", "raft" };
+    /// <summary>Also time bf16 inference (batch 1) and compare its logits and masks with fp32 on the same inputs.</summary>
+    public bool Bf16 { get; init; }
+    /// <summary>A checkpoint to measure instead of random weights (speed does not depend on the values; the bf16
+    /// comparison of masks is only meaningful for trained weights).</summary>
+    public string? Weights { get; init; }
+}
+
+/// <summary>bf16 against fp32 on the same inputs (see <see cref="Precision"/>).</summary>
+public sealed record PrecisionComparison(
+    string Precision, LatencyStats SecondsPerFrame, Dictionary<string, double> StageSeconds, double SpeedupOverFp32,
+    double MaxAbsLogitDifference, double MaxAbsLogit, double MaskIoU, double PixelAgreement, bool NativeBf16)
+{
+    public double FramesPerSecond => 1 / SecondsPerFrame.Median;
 }
 
 public sealed record LatencyStats(double Median, double P90, double Min, double Max)
@@ -66,6 +80,8 @@ public sealed record BenchResult
     public double? TrainStepSeconds { get; init; }
     public Dictionary<string, double> EndToEndFramesPerSecond { get; init; } = new();
     public Dictionary<string, double> EndToEndModelFramesPerSecond { get; init; } = new();
+    public string Weights { get; init; } = "random";
+    public PrecisionComparison? Bf16 { get; init; }
 }
 
 /// <summary>
@@ -116,40 +132,20 @@ public static class Benchmark
 
     public static BenchResult Run(BenchOptions o, Action<string> log)
     {
-        var cfg = ModelConfig.Parse(o.Arch, o.Resolution);
+        using var model = o.Weights != null ? ModelCheckpoint.Load(o.Weights, o.Arch, o.Resolution) : new VosModel(ModelConfig.Parse(o.Arch, o.Resolution ?? 512));
+        var cfg = model.Config;
         var flops = FlopCount.For(cfg);
         log($"{cfg.Name} @ {cfg.Resolution}: {flops.Total / 1e9:0.0} GFLOP/frame (encoders {flops.Encoders / 1e9:0.0}, modulator {flops.Modulator / 1e9:0.0}, decoder {flops.Decoder / 1e9:0.0})");
-        using var model = new VosModel(cfg);
         model.eval();
         manual_seed(0);
         using var img = rand(1, 3, o.FrameHeight, o.FrameWidth);
         using var flo = rand(1, 3, o.FrameHeight, o.FrameWidth);
-        var times = new List<double>();
-        var stages = new Dictionary<string, List<double>>();
-        for (int i = 0; i < o.Warmup + o.Frames; i++)
-        {
-            var sw = Stopwatch.StartNew();
-            double mark = 0;
-            var frameStages = new List<(string, double)>();
-            model.Net.StageDone = name => { double now = sw.Elapsed.TotalSeconds; frameStages.Add((name, now - mark)); mark = now; };
-            using (inference_mode())
-            using (NewDisposeScope())
-            {
-                var logits = model.forward(img, flo);
-                logits[0, 0, 0, 0].item<float>();
-            }
-            double s = sw.Elapsed.TotalSeconds;
-            frameStages.Add(("resize_out", s - mark));
-            model.Net.StageDone = null;
-            if (i >= o.Warmup)
-            {
-                times.Add(s);
-                foreach (var (name, d) in frameStages) (stages.TryGetValue(name, out var l) ? l : stages[name] = new()).Add(d);
-                log($"  frame {i - o.Warmup + 1}/{o.Frames}: {s:0.000} s ({string.Join(", ", frameStages.Select(f => $"{f.Item1} {f.Item2:0.000}"))})");
-            }
-        }
+        var (latency, stageMedians, fp32Logits) = TimeFrames(model, img, flo, o, log, "");
         double peak = PeakRssMb();
-        var latency = LatencyStats.Of(times);
+
+        PrecisionComparison? bf16 = null;
+        using (fp32Logits)
+            if (o.Bf16) bf16 = CompareBf16(model, img, flo, fp32Logits, latency, o, log);
 
         double? batched = null;
         if (o.Batch > 1)
@@ -187,14 +183,81 @@ public static class Benchmark
             GflopPerFrame = flops.Total / 1e9,
             MatmulGflops = matmul,
             SecondsPerFrame = latency,
-            StageSeconds = stages.ToDictionary(kv => kv.Key, kv => LatencyStats.Of(kv.Value).Median),
+            StageSeconds = stageMedians,
             BatchedFramesPerSecond = batched,
             Batch = o.Batch,
             PeakRssMb = peak,
             TrainStepSeconds = train,
             EndToEndFramesPerSecond = e2e,
             EndToEndModelFramesPerSecond = e2eModel,
+            Weights = o.Weights ?? "random",
+            Bf16 = bf16,
         };
+    }
+
+    /// <summary>Times <see cref="BenchOptions.Warmup"/> + <see cref="BenchOptions.Frames"/> batch-1 frames (the first
+    /// untimed) with a per-stage breakdown; returns the statistics and the last frame's logits (float32).</summary>
+    private static (LatencyStats Latency, Dictionary<string, double> Stages, Tensor Logits) TimeFrames(
+        VosModel model, Tensor img, Tensor flo, BenchOptions o, Action<string> log, string label)
+    {
+        var times = new List<double>();
+        var stages = new Dictionary<string, List<double>>();
+        Tensor? last = null;
+        for (int i = 0; i < o.Warmup + o.Frames; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            double mark = 0;
+            var frameStages = new List<(string, double)>();
+            model.Net.StageDone = name => { double now = sw.Elapsed.TotalSeconds; frameStages.Add((name, now - mark)); mark = now; };
+            last?.Dispose();
+            using (inference_mode())
+            using (NewDisposeScope())
+            {
+                var logits = model.forward(img, flo);
+                logits[0, 0, 0, 0].item<float>();
+                last = logits.MoveToOuterDisposeScope();
+            }
+            double s = sw.Elapsed.TotalSeconds;
+            frameStages.Add(("resize_out", s - mark));
+            model.Net.StageDone = null;
+            if (i >= o.Warmup)
+            {
+                times.Add(s);
+                foreach (var (name, d) in frameStages) (stages.TryGetValue(name, out var l) ? l : stages[name] = new()).Add(d);
+                log($"  {label}frame {i - o.Warmup + 1}/{o.Frames}: {s:0.000} s ({string.Join(", ", frameStages.Select(f => $"{f.Item1} {f.Item2:0.000}"))})");
+            }
+        }
+        return (LatencyStats.Of(times), stages.ToDictionary(kv => kv.Key, kv => LatencyStats.Of(kv.Value).Median), last!);
+    }
+
+    /// <summary>A bf16 copy of the model timed like the fp32 run, and its last frame compared with fp32's.</summary>
+    private static PrecisionComparison CompareBf16(VosModel fp32, Tensor img, Tensor flo, Tensor fp32Logits, LatencyStats fp32Latency,
+        BenchOptions o, Action<string> log)
+    {
+        if (Precisions.SpeedNote(Precision.Bf16, CPU) is string note) log("  note: " + note);
+        using var model = new VosModel(fp32.Config);
+        using (no_grad())
+        {
+            var target = model.state_dict();
+            foreach (var (name, t) in fp32.state_dict()) target[name].copy_(t);
+        }
+        model.eval();
+        model.UsePrecision(Precision.Bf16);
+        var (latency, stages, logits) = TimeFrames(model, img, flo, o, log, "bf16 ");
+        using (logits)
+        using (var scope = NewDisposeScope())
+        {
+            double maxDiff = (logits - fp32Logits).abs().max().item<float>();
+            double maxLogit = fp32Logits.abs().max().item<float>();
+            var a = VosModel.ToMask(fp32Logits).to_type(ScalarType.Bool);
+            var b = VosModel.ToMask(logits).to_type(ScalarType.Bool);
+            long inter = a.logical_and(b).sum().item<long>(), union = a.logical_or(b).sum().item<long>();
+            double agree = a.eq(b).to_type(ScalarType.Float64).mean().item<double>();
+            var r = new PrecisionComparison("bf16", latency, stages, fp32Latency.Median / latency.Median, maxDiff, maxLogit,
+                union == 0 ? 1.0 : (double)inter / union, agree, Precisions.CpuHasNativeBf16);
+            log($"  bf16: {latency.Median:0.000} s/frame median ({r.SpeedupOverFp32:0.00}x fp32); max |logit diff| {maxDiff:g3}; mask IoU {r.MaskIoU:0.0000}");
+            return r;
+        }
     }
 
     private static double TrainStepSeconds(ModelConfig cfg, BenchOptions o, Action<string> log)

@@ -23,12 +23,16 @@ public sealed class FramePredictor : IDisposable
     public VosModel Model { get; }
     public Device Device { get; }
 
-    public FramePredictor(VosModel model, Device? device = null)
+    /// <param name="precision">converts the model's weights (see <see cref="Precision"/>); logits stay float32.</param>
+    public FramePredictor(VosModel model, Device? device = null, Precision precision = Precision.Fp32)
     {
         Model = model;
         Device = device ?? CPU;
         Model.eval();
+        Model.UsePrecision(precision);
     }
+
+    public Precision Precision => Model.Precision;
 
     public FramePrediction Predict(RgbImage image, RgbImage flow) =>
         Predict(new RgbFrame(0, "image", image.Width, image.Height, image.Pixels, "image"),

@@ -120,6 +120,19 @@ public sealed class VosModel : Module<Tensor, Tensor, Tensor>
     public VosNet Net => vos;
     public Modulator? Modulator => vos.Modulator;
 
+    /// <summary>The number format of the weights and of the computation between the resizes (see <see cref="Model.Precision"/>).</summary>
+    public Precision Precision { get; private set; } = Precision.Fp32;
+
+    /// <summary>Converts the weights (parameters and buffers) to <paramref name="precision"/>; inference only for bf16.
+    /// Convert on the target device (after <c>to(device)</c>). Converting back to fp32 keeps the bf16-rounded values.</summary>
+    public VosModel UsePrecision(Precision precision)
+    {
+        if (precision == Precision) return this;
+        this.to(precision.DType());
+        Precision = precision;
+        return this;
+    }
+
     static VosModel() => Runtime.TorchRuntime.EnsureInitialized();
 
     public VosModel(ModelConfig config) : base(config.Architecture == Architecture.Cmtm ? "CMTM" : "FakeFlow")
@@ -130,7 +143,9 @@ public sealed class VosModel : Module<Tensor, Tensor, Tensor>
         register_module("vos", vos);
     }
 
-    /// <summary>image (B,3,H,W) and flow (B,3,H',W') RGB in [0,1] -> logits (B,2,H,W) (background, foreground), contiguous.</summary>
+    /// <summary>image (B,3,H,W) and flow (B,3,H',W') RGB in [0,1] -> logits (B,2,H,W) (background, foreground), contiguous,
+    /// in the inputs' dtype. With bf16 weights the float32 inputs are resized first and then converted, and the logits
+    /// are converted back before they are resized to the frame size.</summary>
     public override Tensor forward(Tensor image, Tensor flow) => Forward(image, flow, null);
 
     public Tensor Forward(Tensor image, Tensor flow, VosTrace? trace)
@@ -141,9 +156,12 @@ public sealed class VosModel : Module<Tensor, Tensor, Tensor>
         long h = image.shape[2], w = image.shape[3];
         var img = ResizeTo(image, Config.Resolution, Config.Resolution);
         var flo = ResizeTo(flow, Config.Resolution, Config.Resolution);
+        var dtype = Precision.DType();
+        if (img.dtype != dtype) { img = img.to_type(dtype); flo = flo.to_type(dtype); }
         if (trace != null) { trace.ImageResized = VosTrace.Keep(img); trace.FlowResized = VosTrace.Keep(flo); }
         vos.StageDone?.Invoke("resize_in");
         var logits = vos.Forward(img, flo, trace);
+        if (logits.dtype != image.dtype) logits = logits.to_type(image.dtype);
         return ResizeTo(logits, h, w).contiguous().MoveToOuterDisposeScope();
     }
 

@@ -7,7 +7,7 @@ namespace Cmtm.Model;
 /// 3x3 convolution (stride 1, padding 1) by Winograd's minimal filtering F(4x4, 3x3) (Lavin &amp; Gray 2016): the input is
 /// cut into overlapping 6x6 tiles (stride 4), each tile and each 3x3 filter is transformed to 36 "frequency" components,
 /// the convolution becomes 36 independent matrix products (tiles x Cin) @ (Cin x Cout), and each product's 36
-/// components are transformed back into a 4x4 output block. That is 2.25x fewer multiplications than direct convolution;
+/// components are transformed back into a 4x4 output block. That is 4x fewer multiplications than direct convolution;
 /// on the project's 2-core CPU the FakeFlow decoder's 256-channel convolutions at 32..128 px run 1.4-1.9x faster than
 /// libtorch's oneDNN kernel (measured). Used for inference only (no gradient); the result equals the direct conv within
 /// float32 rounding (measured max error 1.3-1.8e-5 against a float64 reference for outputs of magnitude ~2, direct

@@ -1,0 +1,59 @@
+using System.Text.Json;
+using Cmtm.Tests.Cli;
+using Cmtm.Tests.Support;
+
+namespace Cmtm.Tests.Benchmarking;
+
+/// <summary>`cmtm bench` at toy size (the real measurement is a command, not a timed test): the report and its JSON carry
+/// every number the performance issue asks for, including the bf16 comparison.</summary>
+[Collection("Console")]
+public class BenchCommandTests
+{
+    [Fact]
+    public void ReportsFp32AndBf16WithTheComparison()
+    {
+        using var dir = new Shared.TempDir();
+        var json = dir.File("bench.json");
+        var (code, stdout, stderr) = CliHarness.Run("bench", "--arch", "cmtm-b0", "--resolution", "64", "--frames", "2", "--batch", "2",
+            "--no-train", "--no-e2e", "--bf16", "--json", json);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("model-only (batch 1):", stdout);
+        Assert.Contains("bf16 model-only (batch 1", stdout);
+        Assert.Contains("foreground mask IoU", stdout);
+
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        var r = doc.RootElement;
+        Assert.Equal("cmtm-b0", r.GetProperty("Arch").GetString());
+        Assert.Equal(64, r.GetProperty("Resolution").GetInt32());
+        Assert.Equal("random", r.GetProperty("Weights").GetString());
+        Assert.True(r.GetProperty("SecondsPerFrame").GetProperty("Median").GetDouble() > 0);
+        Assert.True(r.GetProperty("MatmulGflops").GetDouble() > 0);
+        Assert.True(r.GetProperty("BatchedFramesPerSecond").GetDouble() > 0);
+        foreach (var stage in new[] { "resize_in", "app_encoder", "mo_encoder", "modulator", "decoder", "resize_out" })
+            Assert.True(r.GetProperty("StageSeconds").TryGetProperty(stage, out _), stage);
+
+        var b = r.GetProperty("Bf16");
+        Assert.Equal("bf16", b.GetProperty("Precision").GetString());
+        Assert.True(b.GetProperty("SecondsPerFrame").GetProperty("Median").GetDouble() > 0);
+        Assert.True(b.GetProperty("SpeedupOverFp32").GetDouble() > 0);
+        double diff = b.GetProperty("MaxAbsLogitDifference").GetDouble(), max = b.GetProperty("MaxAbsLogit").GetDouble();
+        Assert.True(diff > 0 && diff <= 0.05 * max, $"bf16 logit difference {diff} vs max |logit| {max}");
+        Assert.InRange(b.GetProperty("PixelAgreement").GetDouble(), 0.97, 1.0);
+        Assert.InRange(b.GetProperty("MaskIoU").GetDouble(), 0.0, 1.0);
+    }
+
+    [Fact]
+    public void MeasuresACheckpointAtItsOwnArchitectureAndResolution()
+    {
+        using var dir = new Shared.TempDir();
+        var json = dir.File("bench.json");
+        var (code, _, stderr) = CliHarness.Run("bench", "--weights", Shared.Fixture("model", "cmtm_b0_r128.pth"), "--frames", "1",
+            "--batch", "1", "--no-train", "--no-e2e", "--json", json);
+        Assert.True(code == 0, stderr);
+        using var doc = JsonDocument.Parse(File.ReadAllText(json));
+        Assert.Equal("cmtm-b0", doc.RootElement.GetProperty("Arch").GetString());
+        Assert.Equal(128, doc.RootElement.GetProperty("Resolution").GetInt32());
+        Assert.EndsWith("cmtm_b0_r128.pth", doc.RootElement.GetProperty("Weights").GetString());
+        Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty("Bf16").ValueKind);
+    }
+}
