@@ -61,7 +61,7 @@ public static class SegmentCommand
             using (estimator)
             {
                 var fps = source is VideoFrameSource v && v.Fps > 0 ? v.Fps : 24;
-                Console.WriteLine($"segment: {source.Path} ({(source.Count is int n ? $"{n} frames" : "frame count unknown")}) with {model.Config.Name} @ {model.Config.Resolution}, flow {(estimator?.Name ?? flowArg)} -> {outDir}");
+                Console.WriteLine($"segment: {source.Path} ({(source.Count is int n ? $"{n} frames" : "frame count unknown")}) with {model.Config.Name} @ {model.Config.Resolution} {prec.Name()}, flow {(estimator?.Name ?? flowArg)} -> {outDir}");
                 var summary = segmenter.Run(source, new SegmentOptions
                 {
                     OutputDir = outDir,

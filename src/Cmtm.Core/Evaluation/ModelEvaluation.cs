@@ -2,6 +2,7 @@ using Cmtm.Data.Datasets;
 using Cmtm.Flow;
 using Cmtm.Inference;
 using Cmtm.IO;
+using Cmtm.Model;
 using Cmtm.Runtime;
 
 namespace Cmtm.Evaluation;
@@ -211,7 +212,7 @@ public static class ModelEvaluation
             throw named;
         }
         var m = predictor.Model.Config;
-        return new InferenceTiming($"{m.Name} @ {m.Resolution}", flows.Description, frames, modelSeconds, totalSeconds);
+        return new InferenceTiming($"{m.Name} @ {m.Resolution} {predictor.Precision.Name()}", flows.Description, frames, modelSeconds, totalSeconds);
     }
 
     /// <summary>Writes the results folder and scores it; the report carries the <see cref="InferenceTiming"/>.</summary>

@@ -220,10 +220,17 @@ public sealed class ModulatorBlock : Module<Tensor, Tensor>
         /// <summary>
         /// Softmax attention with scale head_dim^-0.5. Head dims below 16 (b0: 160/16 = 10) are zero-padded to 16, which
         /// libtorch's CPU kernel runs ~1.4x faster; q is pre-scaled by sqrt(16/d) so the result is unchanged (the padded
-        /// key dims add nothing to q.k, the padded value dims are dropped).
+        /// key dims add nothing to q.k, the padded value dims are dropped). bf16 inputs are attended in float32: the CPU
+        /// kernel is no faster in bf16 (2050 tokens, 16 heads of 16: 61 ms float32, 70 ms bf16, measured), so this makes
+        /// the bf16 modulator ~10 % faster (interleaved whole-model runs, b0 and b2) and its softmax float32.
         /// </summary>
         private static Tensor Attend(Tensor q, Tensor k, Tensor v)
         {
+            if (q.dtype == ScalarType.BFloat16)
+            {
+                using var s = NewDisposeScope();
+                return Attend(q.to_type(ScalarType.Float32), k.to_type(ScalarType.Float32), v.to_type(ScalarType.Float32)).to_type(ScalarType.BFloat16).MoveToOuterDisposeScope();
+            }
             long d = q.shape[^1];
             if (d >= 16) return functional.scaled_dot_product_attention(q, k, v);
             using var scope = NewDisposeScope();
