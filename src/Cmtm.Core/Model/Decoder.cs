@@ -113,8 +113,16 @@ public sealed class FakeFlowDecoder : Module<Tensor, Tensor>
         }
     }
 
-    public static Tensor Up(Tensor x, int factor) =>
-        functional.interpolate(x, new[] { x.shape[2] * factor, x.shape[3] * factor }, mode: InterpolationMode.Bicubic, align_corners: false);
+    /// <summary>Bicubic x<paramref name="factor"/> (align_corners false). In inference the 256-channel maps go through
+    /// <see cref="BicubicMatmul"/> (interleaved whole-model runs: bf16 decoder ~8 % faster, float32 unchanged within
+    /// noise); the 2-channel logits (where libtorch's kernel is faster) and training use interpolate.</summary>
+    public static Tensor Up(Tensor x, int factor)
+    {
+        long h = x.shape[2] * factor, w = x.shape[3] * factor;
+        return x.shape[1] >= 64 && BicubicMatmul.Applies(x)
+            ? BicubicMatmul.Resize(x, h, w)
+            : functional.interpolate(x, new[] { h, w }, mode: InterpolationMode.Bicubic, align_corners: false);
+    }
 
     /// <summary>
     /// app, mo: the four stage features of each stream. appS16/moS16: the stride-16 inputs of the skip path
