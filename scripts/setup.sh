@@ -3,7 +3,10 @@
 # Idempotent and quiet when everything is present. The .NET SDK (10) must already be installed.
 set -euo pipefail
 need_pkgs=()
-have_lib() { ldconfig -p 2>/dev/null | grep -q "$1"; }
+# the library list is read whole first: `ldconfig -p | grep -q` under pipefail fails at random when grep exits early
+# and ldconfig dies of SIGPIPE (it made a present library look missing)
+libs="$(ldconfig -p 2>/dev/null || true)"
+have_lib() { grep -qF -- "$1" <<<"$libs"; }
 have_lib 'libgtk-3.so.0' || need_pkgs+=(libgtk-3-0)
 have_lib 'libfontconfig.so.1' || need_pkgs+=(libfontconfig1)
 # tcmalloc: ./cmtm and ./test preload it (scripts/allocator.sh): faster and flat memory over long videos
