@@ -45,16 +45,23 @@ public class PredictCommandTests
         AssertMaskPng(M("cmtm_b0_r128_png_out_mask.png"), dir.File("mask.png"), M("cmtm_b0_r128_png_margin.npy"));
     }
 
+    /// <summary>`cmtm predict` of the FakeFlow PNG fixtures with the FakeFlow keys of the fixture checkpoint written as
+    /// safetensors (README section H); writes dir/mask.png and dir/logits.npy.</summary>
+    internal static (int Code, string Out, string Err) RunFakeFlowPredict(Shared.TempDir dir, params string[] extra)
+    {
+        var keys = JsonSerializer.Deserialize<string[]>(File.ReadAllText(M("fakeflow_b0_r128_keys.json")))!;
+        using (var full = CheckpointReader.Load(M("cmtm_b0_r128.pth")))
+            SafeTensors.Write(dir.File("fakeflow.safetensors"), keys.Select(k => (k, full[k])));
+        return CliHarness.Run(["predict", "--weights", dir.File("fakeflow.safetensors"), "--arch", "fakeflow-b0",
+            "--resolution", "128", "--image", M("fakeflow_b0_r128_png_img.png"), "--flow", M("fakeflow_b0_r128_png_flow.png"),
+            "--out", dir.File("mask.png"), "--logits", dir.File("logits.npy"), .. extra]);
+    }
+
     [Fact]
     public void FakeFlowPredictFromRestrictedSafetensors()
     {
         using var dir = new Shared.TempDir();
-        var keys = JsonSerializer.Deserialize<string[]>(File.ReadAllText(M("fakeflow_b0_r128_keys.json")))!;
-        using (var full = CheckpointReader.Load(M("cmtm_b0_r128.pth")))
-            SafeTensors.Write(dir.File("fakeflow.safetensors"), keys.Select(k => (k, full[k])));
-        var (code, _, stderr) = CliHarness.Run("predict", "--weights", dir.File("fakeflow.safetensors"), "--arch", "fakeflow-b0",
-            "--resolution", "128", "--image", M("fakeflow_b0_r128_png_img.png"), "--flow", M("fakeflow_b0_r128_png_flow.png"),
-            "--out", dir.File("mask.png"), "--logits", dir.File("logits.npy"));
+        var (code, _, stderr) = RunFakeFlowPredict(dir);
         Assert.True(code == 0, stderr);
         using var expected = Npy.Load(M("fakeflow_b0_r128_png_out_logits.npy"));
         using var ours = Npy.Load(dir.File("logits.npy"));

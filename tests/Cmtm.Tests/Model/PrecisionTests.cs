@@ -1,6 +1,4 @@
-using System.Text.Json;
 using Cmtm.IO;
-using Cmtm.IO.Checkpoints;
 using Cmtm.Model;
 using Cmtm.Tests.Cli;
 using Cmtm.Tests.Support;
@@ -58,12 +56,7 @@ public class PrecisionTests
     public void PredictCommandRunsBf16()
     {
         using var dir = new Shared.TempDir();
-        var keys = JsonSerializer.Deserialize<string[]>(File.ReadAllText(M("fakeflow_b0_r128_keys.json")))!;
-        using (var full = CheckpointReader.Load(M("cmtm_b0_r128.pth")))
-            SafeTensors.Write(dir.File("fakeflow.safetensors"), keys.Select(k => (k, full[k])));
-        var (code, _, stderr) = CliHarness.Run("predict", "--weights", dir.File("fakeflow.safetensors"), "--arch", "fakeflow-b0",
-            "--resolution", "128", "--image", M("fakeflow_b0_r128_png_img.png"), "--flow", M("fakeflow_b0_r128_png_flow.png"),
-            "--out", dir.File("mask.png"), "--logits", dir.File("logits.npy"), "--precision", "bf16");
+        var (code, _, stderr) = PredictCommandTests.RunFakeFlowPredict(dir, "--precision", "bf16");
         Assert.True(code == 0, stderr);
         using var expected = Npy.Load(M("fakeflow_b0_r128_png_out_logits.npy"));
         using var ours = Npy.Load(dir.File("logits.npy"));
