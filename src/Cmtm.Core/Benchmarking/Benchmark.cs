@@ -69,7 +69,7 @@ public sealed record BenchResult
     public required double GflopPerFrame { get; init; }
     public required double MatmulGflops { get; init; }
     public required LatencyStats SecondsPerFrame { get; init; }
-    /// <summary>Median seconds per stage of a batch-1 frame (resize_in, app_encoder, mo_encoder, modulator, decoder, resize_out).</summary>
+    /// <summary>Median seconds per stage of a batch-1 frame (resize_in, encoders (both, concurrent), modulator, decoder, resize_out).</summary>
     public Dictionary<string, double> StageSeconds { get; init; } = new();
     public double FramesPerSecond => 1 / SecondsPerFrame.Median;
     public double AchievedGflops => GflopPerFrame / SecondsPerFrame.Median;

@@ -56,16 +56,60 @@ public sealed class VosNet : Module<Tensor, Tensor, Tensor>
 
     public override Tensor forward(Tensor image, Tensor flow) => Forward(image, flow, null);
 
-    /// <summary>Called after each stage of a forward pass ("resize_in" from <see cref="VosModel"/>, then "app_encoder",
-    /// "mo_encoder", "modulator", "decoder"): `cmtm bench` times the stages with it.</summary>
+    /// <summary>Called after each stage of a forward pass ("resize_in" from <see cref="VosModel"/>, then "encoders" (both,
+    /// concurrent) or "app_encoder" and "mo_encoder", then "modulator", "decoder"): `cmtm bench` times the stages with it.</summary>
     public Action<string>? StageDone { get; set; }
+
+    /// <summary>
+    /// Whether the two encoders run at the same time when no gradient is recorded (inference; default on). Measured on the
+    /// project's 2-vCPU VM: libtorch's intra-op threads scale poorly there (~1.4x on 2 cores), so two independent
+    /// encoders side by side take 0.60-0.67 of their sequential time (FakeFlow-b0, CMTM-b2). The outputs are the same
+    /// (each encoder's arithmetic does not depend on the other). Training stays sequential: DropPath draws from the
+    /// global generator, whose order must not depend on thread timing.
+    /// </summary>
+    public bool ConcurrentEncoders { get; set; } = true;
+
+    /// <summary>The stage features of both streams; "encoders" (concurrent) or "app_encoder", "mo_encoder" for StageDone.</summary>
+    private (Tensor[] App, Tensor[] Mo) Encode(Tensor image, Tensor flow)
+    {
+        if (!ConcurrentEncoders || is_grad_enabled())
+        {
+            var a = app_encoder.forward(image);
+            StageDone?.Invoke("app_encoder");
+            Tensor[] m;
+            try { m = mo_encoder.forward(flow); }
+            catch { foreach (var t in a) t.Dispose(); throw; }
+            StageDone?.Invoke("mo_encoder");
+            return (a, m);
+        }
+        // grad mode and dispose scopes are per thread: the worker enters the caller's mode and hands its outputs over
+        bool inference = is_inference_mode_enabled();
+        var motion = Task.Run(() =>
+        {
+            using var mode = inference ? inference_mode() : null;
+            using var noGrad = no_grad();
+            using var scope = NewDisposeScope();
+            var outputs = mo_encoder.forward(flow);
+            foreach (var t in outputs) t.DetachFromDisposeScope();
+            return outputs;
+        });
+        Tensor[] app;
+        try { app = app_encoder.forward(image); }
+        catch
+        {
+            try { foreach (var t in motion.GetAwaiter().GetResult()) t.Dispose(); } catch { /* the first error is reported */ }
+            throw;
+        }
+        Tensor[] mo;
+        try { mo = motion.GetAwaiter().GetResult(); }
+        catch { foreach (var t in app) t.Dispose(); throw; }
+        StageDone?.Invoke("encoders");
+        return (app, mo);
+    }
 
     public Tensor Forward(Tensor image, Tensor flow, VosTrace? trace)
     {
-        var app = app_encoder.forward(image);
-        StageDone?.Invoke("app_encoder");
-        var mo = mo_encoder.forward(flow);
-        StageDone?.Invoke("mo_encoder");
+        var (app, mo) = Encode(image, flow);
         try
         {
             if (trace != null) { trace.App = app.Select(VosTrace.Keep).ToArray(); trace.Mo = mo.Select(VosTrace.Keep).ToArray(); }

@@ -29,7 +29,7 @@ public class BenchCommandTests
         Assert.True(r.GetProperty("SecondsPerFrame").GetProperty("Median").GetDouble() > 0);
         Assert.True(r.GetProperty("MatmulGflops").GetDouble() > 0);
         Assert.True(r.GetProperty("BatchedFramesPerSecond").GetDouble() > 0);
-        foreach (var stage in new[] { "resize_in", "app_encoder", "mo_encoder", "modulator", "decoder", "resize_out" })
+        foreach (var stage in new[] { "resize_in", "encoders", "modulator", "decoder", "resize_out" })
             Assert.True(r.GetProperty("StageSeconds").TryGetProperty(stage, out _), stage);
 
         var b = r.GetProperty("Bf16");
