@@ -61,18 +61,21 @@ public sealed class VosNet : Module<Tensor, Tensor, Tensor>
     public Action<string>? StageDone { get; set; }
 
     /// <summary>
-    /// Whether the two encoders run at the same time when no gradient is recorded (inference; default on). Measured on the
-    /// project's 2-vCPU VM: libtorch's intra-op threads scale poorly there (~1.4x on 2 cores), so two independent
-    /// encoders side by side take 0.60-0.67 of their sequential time (FakeFlow-b0, CMTM-b2). The outputs are the same
-    /// (each encoder's arithmetic does not depend on the other). Training stays sequential: DropPath draws from the
-    /// global generator, whose order must not depend on thread timing.
+    /// Whether the two encoders run at the same time when no gradient is recorded (inference): null (default) = when
+    /// libtorch uses at most 2 intra-op threads, true = always, false = never. Why: on the project's 2-vCPU VM, whose
+    /// intra-op threads scale poorly (~1.4x on 2 cores), both encoders side by side take 0.6-0.8 of their sequential time
+    /// (blocks of frames interleaved in one process: FakeFlow-b0 0.286 -> 0.189 s, CMTM-b2 1.031 -> 0.853 s; frames 7-10 %
+    /// faster). With more threads the two encoders' thread teams would oversubscribe the cores, which was not measured,
+    /// so they stay sequential there.
+    /// The outputs are the same (each encoder's arithmetic does not depend on the other; tested bit for bit). Training
+    /// stays sequential: DropPath draws from the global generator, whose order must not depend on thread timing.
     /// </summary>
-    public bool ConcurrentEncoders { get; set; } = true;
+    public bool? ConcurrentEncoders { get; set; }
 
     /// <summary>The stage features of both streams; "encoders" (concurrent) or "app_encoder", "mo_encoder" for StageDone.</summary>
     private (Tensor[] App, Tensor[] Mo) Encode(Tensor image, Tensor flow)
     {
-        if (!ConcurrentEncoders || is_grad_enabled())
+        if (is_grad_enabled() || !(ConcurrentEncoders ?? get_num_threads() <= 2))
         {
             var a = app_encoder.forward(image);
             StageDone?.Invoke("app_encoder");
