@@ -76,6 +76,14 @@ public class PrecisionTests
     }
 
     [Fact]
+    public void VersionSaysWhetherThisCpuHasNativeBf16()
+    {
+        var (code, stdout, _) = CliHarness.Run("version");
+        Assert.Equal(0, code);
+        Assert.Contains($"cpu native bf16 (AVX-512-BF16 / AMX, for --precision bf16): {(Precisions.CpuHasNativeBf16 ? "yes" : "no")}", stdout);
+    }
+
+    [Fact]
     public void PrecisionNamesParse()
     {
         Assert.Equal(Precision.Fp32, Precisions.Parse(null));
