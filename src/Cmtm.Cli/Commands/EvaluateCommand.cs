@@ -57,7 +57,7 @@ public static class EvaluateCommand
             else
             {
                 if (resultsDir == null) throw new CmtmException("--results", "give --results DIR (a results folder to score) or --weights W (run a model over the dataset and score it)");
-                foreach (var (name, set) in new[] { ("--results-out", p.GetValue(resultsOut) != null), ("--precision", p.GetValue(precision) != "fp32"), ("--flow", p.GetValue(flow) != null), ("--overwrite", p.GetValue(overwrite)) })
+                foreach (var (name, set) in new[] { ("--results-out", p.GetValue(resultsOut) != null), ("--precision", Precisions.Parse(p.GetValue(precision)) != Precision.Fp32), ("--flow", p.GetValue(flow) != null), ("--overwrite", p.GetValue(overwrite)) })
                     if (set) throw new CmtmException(name, "only applies with --weights");
                 report = Run(p.GetValue(dataset)!, p.GetValue(root)!, resultsDir, p.GetValue(split)!, p.GetValue(threads));
             }

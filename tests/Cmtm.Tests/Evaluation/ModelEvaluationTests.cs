@@ -73,6 +73,25 @@ public class ModelEvaluationTests
     private static (int Code, string Out, string Err) Run(params string[] args) => Cmtm.Tests.Cli.CliHarness.Run(args);
 
     [Fact]
+    public void Bf16EvaluationIsNamedInTheReportAndPrecisionNeedsWeights()
+    {
+        using var ds = new TinyDavis();
+        using var d = new Shared.TempDir();
+        var json = d.File("report.json");
+        var (code, stdout, stderr) = Run("evaluate", "--dataset", "davis16", "--root", ds.Root, "--weights", TinyDavis.Weights,
+            "--results-out", d.File("res"), "--json", json, "--resolution", "64", "--precision", "bf16");
+        Assert.True(code == 0, stderr + stdout);
+        using (var doc = JsonDocument.Parse(File.ReadAllText(json)))
+            Assert.Equal("cmtm-b0 @ 64 bf16", doc.RootElement.GetProperty("inference").GetProperty("model").GetString());
+
+        var (code2, _, err2) = Run("evaluate", "--dataset", "davis16", "--root", ds.Root, "--results", d.File("res"), "--precision", "bf16");
+        Assert.Equal(2, code2);
+        Assert.Contains("--precision: only applies with --weights", err2);
+        var (code3, _, err3) = Run("evaluate", "--dataset", "davis16", "--root", ds.Root, "--results", d.File("res"), "--precision", "FP32");
+        Assert.True(code3 == 0, err3);
+    }
+
+    [Fact]
     public void EvaluateWithWeightsWritesPaletteResultsScoresThemAndReportsFps()
     {
         using var ds = new TinyDavis();
