@@ -103,7 +103,8 @@ public sealed class Segmenter
         var notes = new HashSet<string>(StringComparer.Ordinal);
         try
         {
-            foreach (var (frame, flow) in Pairs(source))
+            // decoding and flow of the next frame overlap the model's work on this one
+            foreach (var (frame, flow) in Prefetch.Ahead(Pairs(source)))
             {
                 cancel.ThrowIfCancellationRequested();
                 foreach (var (input, role) in new[] { (frame, "frame"), (flow, "flow") })
