@@ -24,19 +24,19 @@ public static class Prefetch
                 foreach (var item in source) queue.Add(item, stop.Token);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested) { }
-            catch (Exception e) { failure = e; }
+            catch (Exception e) { failure = e; } // the task itself never faults: its error is handed to the consumer
             finally { queue.CompleteAdding(); }
         }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         try
         {
             foreach (var item in queue.GetConsumingEnumerable()) yield return item;
-            producer.Wait();
+            // set before CompleteAdding, so visible once the queue is drained
             if (failure != null) ExceptionDispatchInfo.Capture(failure).Throw();
         }
         finally
         {
             stop.Cancel();
-            try { producer.Wait(); } catch (AggregateException) { /* its failure, if any, was rethrown above */ }
+            producer.Wait(); // the source's enumerator is disposed (on the producer thread) before this returns
         }
     }
 }

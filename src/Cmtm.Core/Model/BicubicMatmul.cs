@@ -40,7 +40,7 @@ public static class BicubicMatmul
 
     /// <summary>Whether <see cref="Resize"/> replaces interpolate: inference (no gradient), float32 or bf16 4-D maps.</summary>
     public static bool Applies(Tensor x) =>
-        x.dim() == 4 && (x.dtype == ScalarType.Float32 || x.dtype == ScalarType.BFloat16) && (!is_grad_enabled() || !x.requires_grad);
+        x.dim() == 4 && (x.dtype == ScalarType.Float32 || x.dtype == ScalarType.BFloat16) && NoGradient.For(x);
 
     /// <summary>x (B,C,H,W) in any layout -> (B,C,outH,outW), channels-last memory, in x's dtype (computed in float32).</summary>
     public static Tensor Resize(Tensor x, long outH, long outW)
