@@ -36,9 +36,11 @@ public static class TrainCommand
         var valEvery = new Option<int?>("--val-every") { Description = "validate every N epochs (default 100)" };
         var saveEvery = new Option<int?>("--save-every") { Description = "write epoch_NNNN.safetensors every N epochs (default 1000)" };
         var cache = new Option<bool?>("--cache-data") { Description = "keep resized training samples in memory" };
+        var crop = new Option<double?>("--crop-scale") { Description = "random crop keeping at least this fraction of the frame's area (default 1 = no crop, official)" };
+        var jitter = new Option<double?>("--color-jitter") { Description = "frame brightness/contrast/saturation jitter, factors in 1 +- this (default 0 = none, official)" };
 
         var cmd = new Command("train", "Train CMTM / FakeFlow (official protocol; resumable, with validation, metrics and plots).")
-        { config, arch, res, train, valOpt, valSeq, epochs, spe, bs, lr, betas, eps, sched, warmup, mr, masking, modEmb, dp, seed, device, threads, outOpt, resume, init, valEvery, saveEvery, cache };
+        { config, arch, res, train, valOpt, valSeq, epochs, spe, bs, lr, betas, eps, sched, warmup, mr, masking, modEmb, dp, seed, device, threads, outOpt, resume, init, valEvery, saveEvery, cache, crop, jitter };
         cmd.SetAction(pr =>
         {
             var o = pr.GetValue(config) is { } cf ? TrainOptions.Load(cf) : new TrainOptions();
@@ -79,6 +81,8 @@ public static class TrainCommand
                 ValEvery = pr.GetValue(valEvery) ?? o.ValEvery,
                 SaveEvery = pr.GetValue(saveEvery) ?? o.SaveEvery,
                 CacheData = pr.GetValue(cache) ?? o.CacheData,
+                CropScale = pr.GetValue(crop) ?? o.CropScale,
+                ColorJitter = pr.GetValue(jitter) ?? o.ColorJitter,
             };
             var reporter = new ConsoleReporter();
             using var cts = new CancellationTokenSource();

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Cmtm.Data.Sampling;
 using Cmtm.Model;
 
 namespace Cmtm.Training;
@@ -47,6 +48,13 @@ public sealed record TrainOptions
     public int SaveEvery { get; init; } = 1000;
     /// <summary>Keep resized training samples in memory (small datasets).</summary>
     public bool CacheData { get; init; }
+    /// <summary>Random crop: smallest area fraction of the frame kept (1 = no crop, the official pipeline).</summary>
+    public double CropScale { get; init; } = 1.0;
+    /// <summary>Colour jitter of the frame: brightness, contrast and saturation factors in 1 ± this (0 = none, official).</summary>
+    public double ColorJitter { get; init; }
+
+    /// <summary>The augmentation these options ask for.</summary>
+    public Augmentation Augmentation() => new(CropScale, ColorJitter);
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -92,6 +100,7 @@ public sealed record TrainOptions
         if (DropPath is < 0 or >= 1) throw new CmtmException("--drop-path", $"{DropPath} must be in [0, 1)");
         if (ValEvery < 1) throw new CmtmException("--val-every", $"{ValEvery} must be at least 1");
         if (SaveEvery < 1) throw new CmtmException("--save-every", $"{SaveEvery} must be at least 1");
+        Augmentation().Validate();
         ModelConfig();
     }
 }

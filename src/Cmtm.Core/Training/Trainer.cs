@@ -77,7 +77,7 @@ public sealed class Trainer : IDisposable
         if (options.Init != null && !options.Resume) InitWeights(options.Init, reporter);
         Optimizer = torch.optim.Adam(Model.parameters(), options.Lr, options.Beta1, options.Beta2, options.Eps);
         Schedule = new LrSchedule(options.LrSchedule, options.Lr, (long)options.Epochs * BatchesPerEpoch, options.WarmupSteps);
-        Sampler = new TrainSampler(sources, options.Resolution, new TrainRng(options.Seed), options.CacheData);
+        Sampler = new TrainSampler(sources, options.Resolution, new TrainRng(options.Seed), options.CacheData, options.Augmentation());
         log = new RunLog(RunDir);
         if (options.Resume)
         {

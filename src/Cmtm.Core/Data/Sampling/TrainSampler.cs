@@ -29,19 +29,26 @@ public sealed class TrainSampler
     private readonly IReadOnlyList<TrainingSource> sources;
     private readonly int size;
     private readonly ConcurrentDictionary<string, PreparedSample>? cache;
+    private readonly ConcurrentDictionary<string, FullSample>? fullCache;
     private int[] plan = Array.Empty<int>();
     private int position;
 
     public TrainRng Rng { get; }
     public int Resolution => size;
+    /// <summary>Crop and colour jitter on top of the official flips (<see cref="Augmentation.None"/>: official only).</summary>
+    public Augmentation Augment { get; }
     public IReadOnlyList<TrainingSource> Sources => sources;
 
-    /// <param name="cacheResized">Keep resized (pre-flip) samples in memory; resizing is deterministic, so this only saves time.</param>
-    public TrainSampler(IReadOnlyList<TrainingSource> sources, int resolution, TrainRng rng, bool cacheResized = false)
+    /// <param name="cacheResized">Keep decoded samples in memory (resized ones without cropping, full-size ones with it);
+    /// decoding and resizing are deterministic, so this only saves time.</param>
+    /// <param name="augment">Extra augmentation (default none: the official pipeline).</param>
+    public TrainSampler(IReadOnlyList<TrainingSource> sources, int resolution, TrainRng rng, bool cacheResized = false, Augmentation? augment = null)
     {
         if (sources.Count == 0) throw new CmtmException("--train", "no training dataset given");
         this.sources = sources; size = resolution; Rng = rng;
-        if (cacheResized) cache = new ConcurrentDictionary<string, PreparedSample>();
+        Augment = augment ?? Augmentation.None;
+        Augment.Validate();
+        if (cacheResized) { cache = new ConcurrentDictionary<string, PreparedSample>(); fullCache = new ConcurrentDictionary<string, FullSample>(); }
     }
 
     /// <summary>How many samples of each source one epoch of <paramref name="samples"/> holds (largest remainder).</summary>
@@ -90,9 +97,53 @@ public sealed class TrainSampler
         var video = src.Videos[Rng.NextInt(src.Videos.Count)];
         var frame = video[Rng.NextInt(video.Count)];
         bool hflip = Rng.NextDouble() < 0.5, vflip = Rng.NextDouble() < 0.5;
-        var s = cache != null ? cache.GetOrAdd(frame.Image, _ => Prepare(frame, src.GrayMasks, size)) : Prepare(frame, src.GrayMasks, size);
-        return (Flip(s, hflip, vflip), src.Kind);
+        PreparedSample s;
+        if (Augment.Crops)
+        {
+            var full = fullCache != null ? fullCache.GetOrAdd(frame.Image, _ => Decode(frame, src.GrayMasks)) : Decode(frame, src.GrayMasks);
+            s = CropResize(full, Augment.DrawCrop(Rng, full.Width, full.Height), size);
+        }
+        else s = cache != null ? cache.GetOrAdd(frame.Image, _ => Prepare(frame, src.GrayMasks, size)) : Prepare(frame, src.GrayMasks, size);
+        s = Flip(s, hflip, vflip);
+        if (Augment.Jitters) s = s with { Image = Augmentation.Jitter(s.Image, Augment.DrawJitter(Rng)) };
+        return (s, src.Kind);
     }
+
+    /// <summary>A decoded training frame at its own size: RGB frame, flow image and {0,1} mask, all width x height.</summary>
+    public sealed record FullSample(byte[] Image, byte[] Flow, byte[] Mask, int Width, int Height);
+
+    /// <summary>Loads one example at the frame's size (flow bicubic- and mask nearest-resized to it when they differ;
+    /// masks binarised as in <see cref="Prepare"/>).</summary>
+    public static FullSample Decode(FrameFiles f, bool grayMask)
+    {
+        var img = RgbImage.Load(f.Image);
+        var flo = RgbImage.Load(f.Flow);
+        int w = img.Width, h = img.Height;
+        var floPixels = flo.Width == w && flo.Height == h ? flo.Pixels : PilResize.Bicubic(flo.Pixels, flo.Width, flo.Height, 3, w, h);
+        byte[] mask;
+        if (grayMask)
+        {
+            var (gray, mw, mh) = GrayLevels(PngCodec.Read(f.Mask));
+            var m = mw == w && mh == h ? gray : PilResize.Bicubic(gray, mw, mh, 1, w, h);
+            mask = m.Select(v => v / 255.0 > 0.5 ? (byte)1 : (byte)0).ToArray();
+        }
+        else
+        {
+            var ids = PngMask.Read(f.Mask, MaskRule.ObjectIds);
+            mask = ids.Width == w && ids.Height == h ? ids.Data : PilResize.Nearest(ids.Data, ids.Width, ids.Height, w, h);
+        }
+        return new FullSample(img.Pixels, floPixels, mask, w, h);
+    }
+
+    /// <summary>Crops the rectangle out of frame, flow and mask and resizes them to size x size (bicubic; mask nearest).</summary>
+    public static PreparedSample CropResize(FullSample f, (int X, int Y, int W, int H) r, int size)
+    {
+        var img = PilResize.Bicubic(Augmentation.Crop(f.Image, f.Width, 3, r), r.W, r.H, 3, size, size);
+        var flo = PilResize.Bicubic(Augmentation.Crop(f.Flow, f.Width, 3, r), r.W, r.H, 3, size, size);
+        var mask = PilResize.Nearest(Augmentation.Crop(f.Mask, f.Width, 1, r), r.W, r.H, size, size);
+        return new PreparedSample(img, flo, mask, size);
+    }
+
 
     /// <summary>Draws <paramref name="batch"/> samples (fewer when the epoch ends) as tensors on <paramref name="device"/>.</summary>
     public TrainBatch NextBatch(int batch, Device? device = null)
@@ -113,12 +164,16 @@ public sealed class TrainSampler
         return new TrainBatch { Images = ToTensor(img, b, r, device), Flows = ToTensor(flo, b, r, device), Masks = tensor(msk, new long[] { b, r, r }).to(device ?? CPU), Kinds = kinds };
     }
 
+    private static readonly TorchSharp.Scalar Scale255 = 255f; // held for the process: a temporary Scalar could be finalized mid-call
+
     /// <summary>(B,R,R,3) bytes -&gt; (B,3,R,R) float32 byte/255 (the official ToTensor).</summary>
     public static Tensor ToTensor(byte[] hwc, int b, int r, Device? device)
     {
         using var u8 = tensor(hwc, new long[] { b, r, r, 3 }, ScalarType.Byte);
-        using var f = u8.permute(0, 3, 1, 2).to_type(ScalarType.Float32);
-        var t = f.div(255f).contiguous();
+        using var p = u8.permute(0, 3, 1, 2);
+        using var f = p.to_type(ScalarType.Float32);
+        using var d = f.div(Scale255);
+        var t = d.contiguous();
         return device is null || device.type == TorchSharp.DeviceType.CPU ? t : t.to(device);
     }
 
