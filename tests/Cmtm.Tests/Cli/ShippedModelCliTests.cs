@@ -69,6 +69,7 @@ public class ShippedModelCliTests
             ["predict", "--image", DemoClipData.Frame(0), "--flow", DemoClipData.Frame(1), "--out", d.File("m.png")],
             ["evaluate", "--dataset", "davis16", "--root", davis, "--results-out", d.File("res")],
             ["evaluate", "--dataset", "davis16", "--root", davis, "--baselines", "--results-out", d.File("base")],
+            ["demo", "--out", d.File("demo"), "--no-val"],
         })
         {
             var (code, stdout, stderr) = CliHarness.Run(args);

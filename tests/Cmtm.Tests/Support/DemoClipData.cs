@@ -1,4 +1,5 @@
 using Cmtm.Evaluation;
+using Cmtm.Inference;
 using Cmtm.IO;
 using Cmtm.Model;
 using OpenCvSharp;
@@ -15,10 +16,8 @@ public static class DemoClipData
     public const int Width = 427, Height = 240, Frames = 50;
 
     /// <summary>The committed clip's root (found from the test binaries by walking up to the repository).</summary>
-    public const string ClipFolder = "demo/davis-blackswan";
-
-    public static string Root => ShippedModel.FindBesideAppOrInRepository(ClipFolder, file: false)
-        ?? throw new DirectoryNotFoundException($"{ClipFolder} not found above {AppContext.BaseDirectory}");
+    public static string Root => ShippedModel.FindBesideAppOrInRepository(VideoDemo.ClipFolder, file: false)
+        ?? throw new DirectoryNotFoundException($"{VideoDemo.ClipFolder} not found above {AppContext.BaseDirectory}");
 
     public static string Frame(int i) => Path.Combine(Root, "JPEGImages", "480p", Sequence, $"{i:00000}.jpg");
     public static string Mask(int i) => Path.Combine(Root, "Annotations", "480p", Sequence, $"{i:00000}.png");
