@@ -18,7 +18,7 @@ public sealed record VideoDemoOptions
     public string Out { get; init; } = "runs/demo";
     /// <summary>Checkpoint to use; null = the shipped model (<see cref="ShippedModel"/>).</summary>
     public string? Weights { get; init; }
-    /// <summary>DAVIS-layout clip to segment and score; null = the repository's <see cref="VideoDemo.ClipFolder"/>.</summary>
+    /// <summary>DAVIS-layout folder whose first val sequence with frames is the clip; null = the repository's <see cref="VideoDemo.ClipFolder"/>.</summary>
     public string? Clip { get; init; }
     /// <summary>DAVIS-2016 val root (the sequences with frames are scored); null = shared data/davis16-val when present.</summary>
     public string? Davis { get; init; }
@@ -58,6 +58,7 @@ public static class VideoDemo
         var clipRoot = o.Clip ?? ShippedModel.FindBesideAppOrInRepository(ClipFolder, file: false)
             ?? throw new CmtmException(ClipFolder, "demo clip not found beside the executable or in the repository");
         var clip = BaselineReport.LoadWithFrames(DatasetKind.Davis16, clipRoot, "val", out _);
+        clip = clip with { Sequences = [clip.Sequences[0]] }; // the clip is the split's first sequence with frames
         TorchRuntime.SetThreads(o.Threads);
         Directory.CreateDirectory(run);
 
