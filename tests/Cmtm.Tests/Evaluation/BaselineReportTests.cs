@@ -27,7 +27,7 @@ public class BaselineReportTests
     {
         using var d = new Shared.TempDir();
         var root = DemoClipData.MakeDavis(d.File("davis"),
-            new DemoClipData.Seq("swan-a", 0, 4), new DemoClipData.Seq("swan-b", 20, 4), new DemoClipData.Seq("no-frames", 30, 3, Frames: false));
+            new DemoClipData.Seq("swan-a", 0, 3), new DemoClipData.Seq("swan-b", 20, 3), new DemoClipData.Seq("no-frames", 30, 3, Frames: false));
         var ds = BaselineReport.LoadWithFrames(DatasetKind.Davis16, root, "val", out var withoutFrames);
         Assert.Equal(["swan-a", "swan-b"], ds.Sequences.Select(s => s.Name));
         Assert.Equal(["no-frames"], withoutFrames);
@@ -35,7 +35,7 @@ public class BaselineReportTests
         var flows = d.File("flows");
         using (var farneback = new FarnebackFlow())
         {
-            Assert.Equal(8, BaselineReport.PrepareFlows(ds, flows, farneback, progress: false).Computed);
+            Assert.Equal(6, BaselineReport.PrepareFlows(ds, flows, farneback, progress: false).Computed);
             Assert.Equal(0, BaselineReport.PrepareFlows(ds, flows, farneback, progress: false).Computed); // resumable: nothing left to do
         }
         var gt = DemoClipData.GroundTruthResults(root, d.File("gt-results"), index: 2);
@@ -55,8 +55,8 @@ public class BaselineReportTests
         foreach (var c in Evaluator.DavisColumns)
             Assert.Equal(table.Rows[0].Report.Overall[c], table.Rows[1].Report.Overall[c]);
         Assert.Equal(1.0, table.Rows[3].Report.Overall["J&F-Mean"]); // palette masks with index 2 are the ground truth: index > 0 is foreground
-        Assert.Equal(4, Directory.GetFiles(d.File("out/results/model/swan-b"), "*.png").Length);
-        Assert.Equal(4, Directory.GetFiles(d.File("out/results/untrained/swan-a"), "*.png").Length);
+        Assert.Equal(3, Directory.GetFiles(d.File("out/results/model/swan-b"), "*.png").Length);
+        Assert.Equal(3, Directory.GetFiles(d.File("out/results/untrained/swan-a"), "*.png").Length);
 
         // the motion row is Validation.MotionThreshold scored exactly as the trainer's validation scores it
         var seqs = ds.Sequences.Select(s => new ValSequence(s.Name, s.Frames.Select(f =>
@@ -70,8 +70,8 @@ public class BaselineReportTests
         Assert.Equal("| method | J | F | J&F | what it is |", lines[0]);
         Assert.Single(lines, l => l.StartsWith("| published | 1.000 | 1.000 | 1.000 |"));
         Assert.Single(lines, l => l.StartsWith("| sequence (J&F) | frames | model | untrained | motion threshold | published |"));
-        Assert.Single(lines, l => l.StartsWith("| swan-b | 4 |"));
-        Assert.Single(lines, l => l.StartsWith("| **mean** | 8 |") && l.EndsWith("| 1.000 |"));
+        Assert.Single(lines, l => l.StartsWith("| swan-b | 3 |"));
+        Assert.Single(lines, l => l.StartsWith("| **mean** | 6 |") && l.EndsWith("| 1.000 |"));
         Assert.Contains("1 sequence without frames left out", md);
 
         var (mdPath, jsonPath) = BaselineReport.Write(table, d.File("out"));

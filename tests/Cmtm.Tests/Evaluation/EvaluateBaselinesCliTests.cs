@@ -13,7 +13,7 @@ public class EvaluateBaselinesCliTests
     {
         using var d = new Shared.TempDir();
         var davis = DemoClipData.MakeDavis(d.File("davis"),
-            new DemoClipData.Seq("swan-a", 0, 4), new DemoClipData.Seq("swan-b", 20, 4), new DemoClipData.Seq("nf", 30, 3, Frames: false));
+            new DemoClipData.Seq("swan-a", 0, 3), new DemoClipData.Seq("swan-b", 20, 3), new DemoClipData.Seq("nf", 30, 3, Frames: false));
         var published = DemoClipData.GroundTruthResults(davis, d.File("pub"), index: 5);
         var ckpt = DemoClipData.TinyCheckpoint(d.File("tiny.safetensors"));
         var outDir = d.File("out");
@@ -30,15 +30,15 @@ public class EvaluateBaselinesCliTests
 
         var md = File.ReadAllText(Path.Combine(outDir, "baselines.md"));
         Assert.Contains("| RVOS | 1.000 | 1.000 | 1.000 |", md);
-        Assert.Contains("| swan-a | 4 |", md);
+        Assert.Contains("| swan-a | 3 |", md);
         Assert.Contains("left out: nf.", md);
         Assert.Contains($"farneback, computed into {Path.Combine(outDir, "flows")}", md);
         var json = File.ReadAllText(Path.Combine(outDir, "baselines.json"));
         Assert.Equal(json, File.ReadAllText(d.File("copy.json")));
         using var doc = JsonDocument.Parse(json);
         Assert.Equal(["model", "untrained", "motion threshold", "RVOS"], doc.RootElement.GetProperty("methods").EnumerateArray().Select(m => m.GetProperty("name").GetString()));
-        Assert.Equal(8, Directory.GetFiles(Path.Combine(outDir, "flows"), "*.jpg", SearchOption.AllDirectories).Length);
-        Assert.Equal(4, Directory.GetFiles(Path.Combine(outDir, "results", "untrained", "swan-b"), "*.png").Length);
+        Assert.Equal(6, Directory.GetFiles(Path.Combine(outDir, "flows"), "*.jpg", SearchOption.AllDirectories).Length);
+        Assert.Equal(3, Directory.GetFiles(Path.Combine(outDir, "results", "untrained", "swan-b"), "*.png").Length);
         Assert.False(Directory.Exists(Path.Combine(davis, "JPEGFlows")));
 
         // a results folder beside the baselines (no model: no untrained row), with the flows of the first run

@@ -9,7 +9,7 @@ using Cmtm.Tests.Support;
 namespace Cmtm.Tests.Inference;
 
 /// <summary>
-/// The real-video `cmtm demo` (issue 12 item 5) at toy size: a tiny random-weight checkpoint, a 6-frame clip cut from the
+/// The real-video `cmtm demo` (issue 12 item 5) at toy size: a tiny random-weight checkpoint, a 4-frame clip cut from the
 /// committed one, a toy DAVIS val folder with a published-masks folder beside it.
 /// </summary>
 [Collection("torch-global-state")] // the untrained baseline seeds torch's global RNG
@@ -44,9 +44,9 @@ public class VideoDemoTests
     public void DemoSegmentsTheClipScoresItAndTheValSequencesBesideTheBaselinesAndWritesTheReport()
     {
         using var d = new Shared.TempDir();
-        var clip = DemoClipData.MakeDavis(d.File("clip"), new DemoClipData.Seq("blackswan", 0, 6));
+        var clip = DemoClipData.MakeDavis(d.File("clip"), new DemoClipData.Seq("blackswan", 0, 4));
         var val = DemoClipData.MakeDavis(d.File("data/davis16-val"),
-            new DemoClipData.Seq("swan-a", 10, 4), new DemoClipData.Seq("swan-b", 30, 4), new DemoClipData.Seq("no-frames", 40, 3, Frames: false));
+            new DemoClipData.Seq("swan-a", 10, 3), new DemoClipData.Seq("swan-b", 30, 3), new DemoClipData.Seq("no-frames", 40, 3, Frames: false));
         DemoClipData.GroundTruthResults(val, d.File("data/rvos-davis16"), index: 3); // "published" masks equal to the ground truth
         var ckpt = DemoClipData.TinyCheckpoint(d.File("tiny.safetensors"), seed: 0);
         var said = new List<string>();
@@ -65,10 +65,10 @@ public class VideoDemoTests
         Assert.Contains(said, s => s.StartsWith($"using {ckpt} (cmtm-b0 at 64 px)"));
 
         // masks, overlay frames and an overlay video of every frame
-        Assert.Equal(6, Directory.GetFiles(r.ClipDir, "*.png").Length);
-        Assert.Equal(6, Directory.GetFiles(Path.Combine(r.ClipDir, "overlay"), "*.jpg").Length);
+        Assert.Equal(4, Directory.GetFiles(r.ClipDir, "*.png").Length);
+        Assert.Equal(4, Directory.GetFiles(Path.Combine(r.ClipDir, "overlay"), "*.jpg").Length);
         var (played, vw, vh) = BlackswanClip.PlayBack(r.OverlayVideo);
-        Assert.Equal((6, DemoClipData.Height), (played, vh));
+        Assert.Equal((4, DemoClipData.Height), (played, vh));
         Assert.Equal(DemoClipData.Width - 1, vw); // MPEG-4 (mp4v) frames have an even width: FFmpeg drops the 427th column
         var strip = PngCodec.Read(r.Strip);
         Assert.Equal((4 * DemoClipData.Width + 3 * 4, DemoClipData.Height), (strip.Width, strip.Height));
@@ -77,14 +77,14 @@ public class VideoDemoTests
         Assert.Contains("![overlay frames of blackswan", report);
         Assert.Contains("(strip.png)", report);
         Assert.Contains("| RVOS | 1.000 | 1.000 | 1.000 |", report);
-        Assert.Contains("| swan-b | 4 |", report);
+        Assert.Contains("| swan-b | 3 |", report);
         Assert.Contains("left out: no-frames", report);
         Assert.True(File.Exists(Path.Combine(r.RunDir, "val", "baselines.json")));
         Assert.True(File.Exists(Path.Combine(r.RunDir, "scores-clip", "baselines.md")));
         // flows went to the run folder, never into a dataset
         Assert.False(Directory.Exists(Path.Combine(val, "JPEGFlows")));
         Assert.False(Directory.Exists(Path.Combine(clip, "JPEGFlows")));
-        Assert.Equal(8, Directory.GetFiles(Path.Combine(r.RunDir, "flows", "val"), "*.jpg", SearchOption.AllDirectories).Length);
+        Assert.Equal(6, Directory.GetFiles(Path.Combine(r.RunDir, "flows", "val"), "*.jpg", SearchOption.AllDirectories).Length);
 
         Assert.Throws<CmtmException>(() => VideoDemo.Run(o, _ => { })); // the run folder is not empty now
     }
@@ -113,7 +113,7 @@ public class DemoCommandTests
     public void DemoRunsWithTheModelFromCmtmModelAndSaysWhereEverythingIs()
     {
         using var d = new Shared.TempDir();
-        var clip = DemoClipData.MakeDavis(d.File("clip"), new DemoClipData.Seq("blackswan", 0, 4));
+        var clip = DemoClipData.MakeDavis(d.File("clip"), new DemoClipData.Seq("blackswan", 0, 3));
         var ckpt = DemoClipData.TinyCheckpoint(d.File("tiny.safetensors"));
         using var env = new DemoClipData.EnvVar(ShippedModel.EnvironmentVariable, ckpt);
         var run = d.File("run");
