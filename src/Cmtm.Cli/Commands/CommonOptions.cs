@@ -7,6 +7,17 @@ namespace Cmtm.Cli.Commands;
 /// <summary>Options shared by several commands, defined once.</summary>
 public static class CommonOptions
 {
+    public static Option<FileInfo?> Weights() => new("--weights")
+    { Description = $"checkpoint: official CMTM/FakeFlow .pth or CMTM.NET .safetensors (default: the shipped model {ShippedModel.RepositoryPath}, or the file named by {ShippedModel.EnvironmentVariable})" };
+
+    /// <summary>Loads the chosen checkpoint; when it is the shipped model, says so in one line on stderr.</summary>
+    public static VosModel LoadModel(ShippedModel.Choice choice, string? arch, int? resolution, Device device)
+    {
+        var model = ModelCheckpoint.Load(choice.Path, arch, resolution, device, n => Console.Error.WriteLine("note: " + n));
+        if (choice.UsingLine(model.Config) is string line) Console.Error.WriteLine(line);
+        return model;
+    }
+
     public static Option<string> Arch() => new("--arch")
     { Description = "auto (from the checkpoint) or cmtm-b0..b5 / fakeflow-b0..b5", DefaultValueFactory = _ => "auto" };
 

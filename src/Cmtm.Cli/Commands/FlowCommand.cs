@@ -46,7 +46,7 @@ public static class FlowCommand
                     Format = ParseFormat(p.GetValue(format)!),
                     WriteFlo = p.GetValue(flo),
                     SkipExisting = !p.GetValue(overwrite),
-                }, Console.Out.WriteLine, ProgressPrinter());
+                }, Console.Out.WriteLine, FlowProgress.Printer());
                 Console.Out.WriteLine($"done: {total.Sequences} sequences, {total.Frames} frames ({total.Computed} computed, {total.Skipped} already present) in {total.Seconds:0.0} s");
                 return 0;
             }
@@ -60,7 +60,7 @@ public static class FlowCommand
             var source = FrameSources.Open(p.GetValue(input) ?? throw new CmtmException("input", "give a video, a frames folder, or --dataset with --root"));
             using var estimator = CreateEstimator(p.GetValue(method)!, p.GetValue(weights), p.GetValue(iters), p.GetValue(device));
             Console.Out.WriteLine($"flow: {source.Path} ({(source.Count is int n ? n == 1 ? "1 frame" : $"{n} frames" : "frame count unknown")}) -> {options.OutputDir} [{estimator.Name}]");
-            var summary = FlowExport.Run(source, estimator, options, ProgressPrinter());
+            var summary = FlowExport.Run(source, estimator, options, FlowProgress.Printer());
             Console.Out.WriteLine($"done: {summary.Frames} frames ({summary.Computed} computed, {summary.Skipped} already present) in {summary.Seconds:0.0} s"
                 + (summary.Computed > 0 ? $", {summary.Computed / Math.Max(summary.Seconds, 1e-9):0.00} frames/s" : ""));
             return 0;
@@ -106,12 +106,5 @@ public static class FlowCommand
             default:
                 throw new CmtmException("--method", $"unknown flow method '{method}' (expected farneback or raft)");
         }
-    }
-
-    /// <summary>Progress on stderr (count, computed frames/s, ETA), throttled, always the last frame.</summary>
-    internal static Action<FlowProgress> ProgressPrinter()
-    {
-        var line = new ProgressLine("flow");
-        return p => line.Report(p.Done, p.Total, p.Rate, $"frames, {p.Skipped} skipped", final: p.Total is int t && p.Done >= t);
     }
 }

@@ -9,13 +9,9 @@ namespace Cmtm.Cli.Commands;
 /// <summary>`cmtm predict`: one frame + its flow image -> a 0/255 mask (and optionally the logits as .npy).</summary>
 public static class PredictCommand
 {
-    public const string NoWeightsHelp =
-        "--weights is required: an official CMTM or FakeFlow .pth checkpoint (keys 'vos.*'), or a CMTM.NET .safetensors " +
-        "checkpoint written by `cmtm train` (try `cmtm demo` to train a small one in minutes)";
-
     public static Command Create()
     {
-        var weights = new Option<FileInfo?>("--weights") { Description = "checkpoint: official CMTM/FakeFlow .pth or CMTM.NET .safetensors" };
+        var weights = CommonOptions.Weights();
         var arch = CommonOptions.Arch();
         var resolution = CommonOptions.Resolution();
         var image = new Option<FileInfo>("--image") { Description = "RGB frame (PNG/JPEG, any size)", Required = true };
@@ -32,15 +28,14 @@ public static class PredictCommand
             TorchRuntime.SetThreads(r.GetValue(threads));
             var dev = TorchRuntime.ParseDevice(r.GetValue(device));
             var prec = CommonOptions.ParsePrecision(r.GetValue(precision), dev);
-            var w = r.GetValue(weights) ?? throw new CmtmException("--weights", NoWeightsHelp);
+            var w = ShippedModel.Choose(r.GetValue(weights)?.FullName);
             var img = RgbImage.Load(r.GetValue(image)!.FullName);
             var flo = RgbImage.Load(r.GetValue(flow)!.FullName);
             foreach (var (f, im) in new[] { (r.GetValue(image)!, img), (r.GetValue(flow)!, flo) })
                 if (im.Note != null) Console.Error.WriteLine($"note: {f.FullName}: {im.Note}");
             var outPath = r.GetValue(output)!.FullName;
             if (!outPath.EndsWith(".png", StringComparison.OrdinalIgnoreCase)) throw new CmtmException(outPath, "--out must be a .png file");
-            using var predictor = new FramePredictor(
-                ModelCheckpoint.Load(w.FullName, r.GetValue(arch), r.GetValue(resolution), dev, n => Console.Error.WriteLine("note: " + n)), dev, prec);
+            using var predictor = new FramePredictor(CommonOptions.LoadModel(w, r.GetValue(arch), r.GetValue(resolution), dev), dev, prec);
             using var pred = predictor.Predict(img, flo);
             var logitsPath = r.GetValue(logits)?.FullName;
             if (logitsPath != null) Npy.Save(logitsPath, pred.Logits);

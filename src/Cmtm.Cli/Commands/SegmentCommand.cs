@@ -12,7 +12,7 @@ public static class SegmentCommand
     public static Command Create()
     {
         var input = new Argument<string>("input") { Description = "video file (mp4/avi/mkv/webm), folder of frames, or an image glob like 'dir/*.jpg'" };
-        var weights = new Option<FileInfo?>("--weights") { Description = "checkpoint: official CMTM/FakeFlow .pth or CMTM.NET .safetensors" };
+        var weights = CommonOptions.Weights();
         var arch = CommonOptions.Arch();
         var flow = new Option<string>("--flow") { Description = "farneback (default), raft, or a folder of flow images matched to frames by file stem", DefaultValueFactory = _ => "farneback" };
         var raftWeights = new Option<string?>("--raft-weights") { Description = "RAFT checkpoint for --flow raft (raft-things.pth / raft-sintel.pth)" };
@@ -33,7 +33,7 @@ public static class SegmentCommand
             TorchRuntime.SetThreads(r.GetValue(threads));
             var dev = TorchRuntime.ParseDevice(r.GetValue(device));
             var prec = CommonOptions.ParsePrecision(r.GetValue(precision), dev);
-            var w = r.GetValue(weights) ?? throw new CmtmException("--weights", PredictCommand.NoWeightsHelp);
+            var w = ShippedModel.Choose(r.GetValue(weights)?.FullName);
             var inPath = r.GetValue(input)!;
             var source = FrameSources.Open(inPath);
             // default output: <input>_masks (for a glob 'dir/*.jpg': dir_masks)
@@ -48,7 +48,7 @@ public static class SegmentCommand
                 flowImages = new FlowImageFolder(flowArg);
                 if (source is FolderFrameSource folder) flowImages.CheckCovers(folder.Files.Select(f => Path.GetFileNameWithoutExtension(f)));
             }
-            var model = ModelCheckpoint.Load(w.FullName, r.GetValue(arch), r.GetValue(resolution), dev, n => Console.Error.WriteLine("note: " + n));
+            var model = CommonOptions.LoadModel(w, r.GetValue(arch), r.GetValue(resolution), dev);
             using var predictor = new FramePredictor(model, dev, prec);
             Flow.IFlowEstimator? estimator = null;
             Segmenter segmenter;

@@ -25,6 +25,13 @@ public readonly record struct EvaluationProgress(int Done, int Total, double Sec
 {
     public double Rate => Seconds > 0 ? Done / Seconds : 0;
     public double EtaSeconds => Rate > 0 ? (Total - Done) / Rate : double.NaN;
+
+    /// <summary>Progress on stderr for <see cref="EvaluationOptions.Progress"/>: frames scored, rate, ETA; always the last.</summary>
+    public static Action<EvaluationProgress> Printer(string what)
+    {
+        var line = new Runtime.ProgressLine(what);
+        return p => line.Report(p.Done, p.Total, p.Rate, "frames", final: p.Done >= p.Total);
+    }
 }
 
 public sealed class EvaluationOptions

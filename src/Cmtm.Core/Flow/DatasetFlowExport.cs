@@ -26,13 +26,23 @@ public static class DatasetFlowExport
         }
         else sequences.AddRange(DatasetReader.Load(kind, root, DatasetParts.Images).Sequences);
 
-        var flowRoot = DatasetReader.PartRoot(kind, root, DatasetParts.Flows);
+        return Run(sequences, DatasetReader.PartRoot(kind, root, DatasetParts.Flows), estimator, template, say, progress);
+    }
+
+    /// <summary>
+    /// Flow images of <paramref name="sequences"/> (each with its frames' images) into
+    /// <paramref name="flowRoot"/>/&lt;sequence&gt;/&lt;stem&gt;, any folder (e.g. a run folder when the dataset is read-only);
+    /// frames whose flow exists are skipped.
+    /// </summary>
+    public static DatasetFlowSummary Run(IReadOnlyList<SequenceRecord> sequences, string flowRoot, IFlowEstimator estimator, FlowExportOptions template,
+        Action<string>? say = null, Action<FlowProgress>? progress = null)
+    {
         int frames = 0, computed = 0, skipped = 0;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         for (int i = 0; i < sequences.Count; i++)
         {
             var seq = sequences[i];
-            var framesDir = Path.GetDirectoryName(seq.Frames[0].Image!)!;
+            var framesDir = Path.GetDirectoryName(seq.Frames[0].Image ?? throw new CmtmException(seq.Name, $"sequence '{seq.Name}' has no frame images"))!;
             var options = template with { OutputDir = Path.Combine(new[] { flowRoot }.Concat(seq.Name.Split('/')).ToArray()) };
             say?.Invoke($"[{i + 1}/{sequences.Count}] {seq.Name}: {seq.Frames.Count} frames -> {options.OutputDir}");
             var summary = FlowExport.Run(new FolderFrameSource(framesDir), estimator, options, progress);

@@ -27,6 +27,13 @@ public readonly record struct FlowProgress(int Done, int? Total, int Computed, i
     /// <summary>Computed frames per second.</summary>
     public double Rate => Seconds > 0 ? Computed / Seconds : 0;
     public double EtaSeconds => Total is int t && Rate > 0 ? (t - Done) / Rate : double.NaN;
+
+    /// <summary>Progress on stderr (count, computed frames/s, ETA), throttled, always the last frame.</summary>
+    public static Action<FlowProgress> Printer(string label = "flow")
+    {
+        var line = new Runtime.ProgressLine(label);
+        return p => line.Report(p.Done, p.Total, p.Rate, $"frames, {p.Skipped} skipped", final: p.Total is int t && p.Done >= t);
+    }
 }
 
 public sealed record FlowExportSummary(int Frames, int Computed, int Skipped, double Seconds, string OutputDir);

@@ -38,9 +38,12 @@ public sealed class FlowImageFolder
                 throw new CmtmException(Path, $"no flow image for frame '{s}' (flows are matched to frames by file stem; the folder has {Count})");
     }
 
-    public RgbFrame Read(RgbFrame frame)
+    /// <summary>The flow image of the frame with file stem <paramref name="stem"/> (an error naming the folder if none).</summary>
+    public string PathOf(string stem)
     {
-        CheckCovers(new[] { frame.Stem });
-        return FolderFrameSource.Read(byStem[frame.Stem], frame.Index);
+        CheckCovers(new[] { stem });
+        return byStem[stem];
     }
+
+    public RgbFrame Read(RgbFrame frame) => FolderFrameSource.Read(PathOf(frame.Stem), frame.Index);
 }

@@ -115,9 +115,14 @@ public static class Demo
 
     private static DemoRow Row(string method, string data, ValidationResult r) => new(method, data, r.J, r.F, r.JF, r.Sequences.Count);
 
-    /// <summary>Walks up from the working folder and the app folder looking for shared/&lt;relative&gt;.</summary>
+    /// <summary>
+    /// &lt;CMTM_SHARED&gt;/&lt;relative&gt; when that variable is set (the tests' convention), else walks up from the working
+    /// folder and the app folder looking for shared/&lt;relative&gt;.
+    /// </summary>
     public static string? FindShared(string relative)
     {
+        if (Environment.GetEnvironmentVariable("CMTM_SHARED") is { Length: > 0 } env)
+            return Directory.Exists(Path.Combine(env, relative)) ? Path.GetFullPath(Path.Combine(env, relative)) : null;
         foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
             for (var d = new DirectoryInfo(start); d != null; d = d.Parent)
             {
