@@ -9,6 +9,7 @@ public static class CommandCatalog
     {
         yield return VersionCommand.Create();
         yield return InspectCommand.Create();
+        yield return ExportCommand.Create();
         yield return PredictCommand.Create();
         yield return SegmentCommand.Create();
         yield return BenchCommand.Create();

@@ -178,9 +178,18 @@ public static class ModelCheckpoint
     }
 
     /// <summary>Writes our checkpoint format: safetensors with the config JSON in the metadata (atomic).</summary>
-    public static void Save(string path, VosModel model, IReadOnlyDictionary<string, string>? extraMetadata = null)
+    /// <param name="storage">Floating-point storage type (Float16 or BFloat16 halve the file; loading converts back to
+    /// the model's float32). Null keeps float32.</param>
+    public static void Save(string path, VosModel model, IReadOnlyDictionary<string, string>? extraMetadata = null, ScalarType? storage = null)
     {
         using var sd = ModuleLoader.Export(model);
+        if (storage is ScalarType st)
+        {
+            if (st is not (ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float32))
+                throw new ArgumentException($"storage {st} is not float32, float16 or bfloat16", nameof(storage));
+            foreach (var (k, v) in sd.Items.ToList())
+                if (v.is_floating_point() && v.dtype != st) sd.Add(k, v.to_type(st)); // Add replaces and disposes the old tensor
+        }
         var meta = new Dictionary<string, string> { [ConfigMetadataKey] = ConfigToJson(model.Config), ["format"] = "cmtm.net" };
         if (extraMetadata != null) foreach (var (k, v) in extraMetadata) meta[k] = v;
         SafeTensors.Write(path, sd.Items, meta);
