@@ -26,6 +26,7 @@ public static class EvaluateCommand
         var arch = CommonOptions.Arch();
         var resolution = CommonOptions.Resolution();
         var flow = new Option<string?>("--flow") { Description = "with --weights: a folder <dir>/<sequence>/<stem>.jpg|png, or farneback / raft to compute flows (default: the dataset's JPEGFlows when present, else farneback)" };
+        var flows = new Option<string?>("--flows") { Description = "with --weights: the dataset's flow images kept in a folder of their own, in the dataset's layout (DIR/JPEGFlows/480p/<seq>/<stem>.jpg for DAVIS; written by cmtm flow --dataset ... --flows DIR)" };
         var raftWeights = new Option<string?>("--raft-weights") { Description = "RAFT checkpoint for --flow raft" };
         var iters = new Option<int>("--iters") { Description = "RAFT iterations", DefaultValueFactory = _ => 20 };
         var resultsOut = new Option<string?>("--results-out") { Description = "with --weights: where to write the results folder (default: ./<weights stem>_<dataset>_results)" };
@@ -40,7 +41,7 @@ public static class EvaluateCommand
         var cmd = new Command("evaluate", "Score a results folder against a dataset's ground truth exactly like the official toolkits (DAVIS-2016 J/F/J&F; IoU protocol for FBMS, YouTube-Objects, Long-Videos).")
         {
             dataset, root, results, split, json, csv, plot, threads,
-            weights, arch, resolution, flow, raftWeights, iters, resultsOut, overwrite, device, precision,
+            weights, arch, resolution, flow, flows, raftWeights, iters, resultsOut, overwrite, device, precision,
         };
         cmd.SetAction(p =>
         {
@@ -52,12 +53,13 @@ public static class EvaluateCommand
                 if (resultsDir != null) throw new CmtmException("--results", "give either --results (score a folder) or --weights (run the model), not both");
                 var outDir = p.GetValue(resultsOut) ?? Path.GetFullPath($"{Path.GetFileNameWithoutExtension(w.Name)}_{p.GetValue(dataset)!.ToLowerInvariant()}_results");
                 report = RunModel(p.GetValue(dataset)!, p.GetValue(root)!, w.FullName, outDir, p.GetValue(split)!, p.GetValue(threads),
-                    p.GetValue(arch), p.GetValue(resolution), p.GetValue(flow), p.GetValue(raftWeights), p.GetValue(iters), p.GetValue(device), p.GetValue(overwrite), p.GetValue(precision));
+                    p.GetValue(arch), p.GetValue(resolution), p.GetValue(flow), p.GetValue(raftWeights), p.GetValue(iters), p.GetValue(device), p.GetValue(overwrite), p.GetValue(precision),
+                    flowsRoot: p.GetValue(flows));
             }
             else
             {
                 if (resultsDir == null) throw new CmtmException("--results", "give --results DIR (a results folder to score) or --weights W (run a model over the dataset and score it)");
-                foreach (var (name, set) in new[] { ("--results-out", p.GetValue(resultsOut) != null), ("--precision", Precisions.Parse(p.GetValue(precision)) != Precision.Fp32), ("--flow", p.GetValue(flow) != null), ("--overwrite", p.GetValue(overwrite)) })
+                foreach (var (name, set) in new[] { ("--results-out", p.GetValue(resultsOut) != null), ("--precision", Precisions.Parse(p.GetValue(precision)) != Precision.Fp32), ("--flow", p.GetValue(flow) != null), ("--flows", p.GetValue(flows) != null), ("--overwrite", p.GetValue(overwrite)) })
                     if (set) throw new CmtmException(name, "only applies with --weights");
                 report = Run(p.GetValue(dataset)!, p.GetValue(root)!, resultsDir, p.GetValue(split)!, p.GetValue(threads));
             }
@@ -90,29 +92,40 @@ public static class EvaluateCommand
         return Evaluator.Evaluate(ds, provider, Evaluator.DefaultProtocol(ds.Kind), options);
     }
 
-    /// <summary>Runs a checkpoint over the dataset, writes <paramref name="resultsOut"/> and scores it (see <see cref="ModelEvaluation"/>).</summary>
+    /// <summary>
+    /// Runs a checkpoint over the dataset, writes <paramref name="resultsOut"/> and scores it (see <see cref="ModelEvaluation"/>);
+    /// <paramref name="flowsRoot"/>: the dataset's flows kept in a folder of their
+    /// own (<c>--flows</c>); <paramref name="flow"/>: a flat per-sequence folder or a method (<c>--flow</c>). DAVIS sequences
+    /// without frames are skipped with a note.
+    /// </summary>
     public static EvaluationReport RunModel(string datasetName, string root, string weights, string resultsOut, string split = "val", int threads = 0,
         string? arch = null, int? resolution = null, string? flow = null, string? raftWeights = null, int iters = 20, string? device = null,
-        bool overwrite = false, string? precision = null, bool progress = true)
+        bool overwrite = false, string? precision = null, bool progress = true, string? flowsRoot = null)
     {
+        if (flowsRoot != null && flow != null) throw new CmtmException("--flows", "give either --flows (the dataset's flows in a folder of their own) or --flow, not both");
         var kind = DatasetReader.ParseKind(datasetName);
         TorchRuntime.SetThreads(threads);
         var dev = TorchRuntime.ParseDevice(device);
         var prec = CommonOptions.ParsePrecision(precision, dev);
-        // Flows: an explicit folder or method, else the dataset's JPEGFlows when that folder exists, else Farneback.
+        // Flows: the dataset's in a folder of their own (--flows), an explicit folder or method (--flow), else the
+        // dataset's JPEGFlows when that folder exists, else Farneback.
         Flow.IFlowEstimator? estimator = null;
         DatasetFlows flows;
-        if (flow != null && Directory.Exists(flow)) flows = DatasetFlows.FromFolder(flow);
+        var datasetFlows = DatasetReader.FlowRoot(kind, root, null);
+        if (flowsRoot != null) flows = DatasetFlows.FromDataset(flowsRoot);
+        else if (flow != null && Directory.Exists(flow)) flows = DatasetFlows.FromFolder(flow);
         else if (flow != null) flows = DatasetFlows.Estimate(estimator = FlowCommand.CreateEstimator(flow, raftWeights, iters, device));
-        else if (Directory.Exists(DatasetReader.PartRoot(kind, root, DatasetParts.Flows))) flows = DatasetFlows.FromDataset();
+        else if (Directory.Exists(datasetFlows)) flows = DatasetFlows.FromDataset();
         else
         {
-            Console.Error.WriteLine($"note: {DatasetReader.PartRoot(kind, root, DatasetParts.Flows)} not found; computing flows with farneback (use --flow raft --raft-weights F for RAFT flows)");
+            Console.Error.WriteLine($"note: {datasetFlows} not found; computing flows with farneback (use --flows DIR for flows computed by cmtm flow --dataset ... --flows DIR, or --flow raft --raft-weights F for RAFT flows)");
             flows = DatasetFlows.Estimate(estimator = new Flow.FarnebackFlow());
         }
         using (estimator)
         {
             var ds = ModelEvaluation.LoadDataset(kind, root, flows, split);
+            if (ds.SkippedSequences.Count > 0)
+                Console.Error.WriteLine($"note: {ds.SkippedSequences.Count} of {ds.SkippedSequences.Count + ds.Sequences.Count} sequences have no frames in {root} and are not scored: {string.Join(", ", ds.SkippedSequences)}");
             ModelEvaluation.CheckResultsTarget(resultsOut, overwrite);
             var model = ModelCheckpoint.Load(weights, arch, resolution, dev, n => Console.Error.WriteLine("note: " + n));
             using var predictor = new FramePredictor(model, dev, prec);

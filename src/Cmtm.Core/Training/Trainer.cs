@@ -58,12 +58,12 @@ public sealed class Trainer : IDisposable
         TrainStep.PrepareCpuBackend(Device);
         RunDir = Path.GetFullPath(options.Out);
 
-        var sources = options.Train.Select(spec =>
+        var sources = options.Train.Select(spec => TrainingSource.Open(TrainingSource.ParseSpec(spec))).ToList();
+        if (options.Val != null)
         {
-            var (kind, dir, share) = TrainingSource.ParseSpec(spec);
-            return TrainingSource.Open(kind, dir, share);
-        }).ToList();
-        if (options.Val != null) val = Validation.OpenDavis(options.Val, "val", options.ValSequences);
+            var (valRoot, valFlows) = DatasetSpec.SplitFlows(options.Val, "--val");
+            val = Validation.OpenDavis(valRoot, "val", options.ValSequences, valFlows);
+        }
 
         bool hasLast = File.Exists(TrainCheckpoint.StatePath(RunDir, "last"));
         if (hasLast && !options.Resume)

@@ -28,10 +28,10 @@ public sealed record ValSequence(string Name, IReadOnlyList<FrameFiles> Frames);
 /// </summary>
 public static class Validation
 {
-    /// <summary>Reads a DAVIS-layout split (ImageSets/2016/{split}.txt); sequences without frames on disk are skipped.</summary>
-    public static List<ValSequence> OpenDavis(string root, string split = "val", int maxSequences = 0)
+    /// <summary>Reads a DAVIS-layout split (ImageSets/2016/{split}.txt); flows from <paramref name="flows"/> in the dataset's layout (null = the dataset's own).</summary>
+    public static List<ValSequence> OpenDavis(string root, string split = "val", int maxSequences = 0, string? flows = null)
     {
-        var list = TrainingSource.Open(SourceKind.Davis, root, split: split).Videos;
+        var list = TrainingSource.Open(SourceKind.Davis, root, split: split, flows: flows).Videos;
         var names = File.ReadAllLines(Path.Combine(root, "ImageSets", "2016", split + ".txt")).Select(l => l.Trim()).Where(l => l.Length > 0).ToList();
         var seqs = list.Select((v, i) => new ValSequence(names[i], v)).ToList();
         return maxSequences > 0 ? seqs.Take(maxSequences).ToList() : seqs;

@@ -50,7 +50,8 @@ public sealed class TinyDavis : IDisposable
         }
     }
 
-    /// <summary>Adds root/JPEGFlows/480p/&lt;seq&gt;/%05d.jpg: Farneback flow images of the frames (as `cmtm flow` would).</summary>
+    /// <summary>Adds root/JPEGFlows/480p/&lt;seq&gt;/%05d.jpg: Farneback flow images of the frames (as `cmtm flow` would);
+    /// <paramref name="into"/>: &lt;into&gt;/&lt;seq&gt;/%05d.jpg instead.</summary>
     public void AddFlows(string? into = null)
     {
         using var est = new FarnebackFlow();
@@ -243,6 +244,37 @@ public class ModelEvaluationTests
         Assert.Contains(Path.Combine(flowDir, "dog"), err);
         Assert.False(Directory.Exists(results));
         Assert.Equal(["flows"], Directory.GetFileSystemEntries(d.Path).Select(Path.GetFileName));
+    }
+
+    /// <summary>`evaluate --weights --flows DIR`: the dataset's flows from a folder of their own, same layout; the same masks as with the flows inside the dataset.</summary>
+    [Fact]
+    public void FlowsFolderInTheDatasetLayoutGivesTheSameResultsAsTheDatasetsOwnFlows()
+    {
+        using var ds = new TinyDavis();
+        using var d = new Shared.TempDir();
+        var flows = d.File("flows");
+        ds.AddFlows(Path.Combine(flows, "JPEGFlows", "480p"));
+        var (code, stdout, stderr) = Run("evaluate", "--dataset", "davis16", "--root", ds.Root, "--weights", TinyDavis.Weights,
+            "--flows", flows, "--results-out", d.File("outside"), "--resolution", "64", "--json", d.File("outside.json"));
+        Assert.True(code == 0, stderr + stdout);
+        Assert.Contains($"flow dataset JPEGFlows in {flows}", stdout);
+        ds.AddFlows();
+        (code, stdout, stderr) = Run("evaluate", "--dataset", "davis16", "--root", ds.Root, "--weights", TinyDavis.Weights,
+            "--results-out", d.File("inside"), "--resolution", "64");
+        Assert.True(code == 0, stderr + stdout);
+        foreach (var seq in TinyDavis.Sequences)
+            for (var i = 0; i < TinyDavis.FramesPerSequence; i++)
+                Assert.Equal(File.ReadAllBytes(Path.Combine(d.File("inside"), seq, $"{i:00000}.png")), File.ReadAllBytes(Path.Combine(d.File("outside"), seq, $"{i:00000}.png")));
+
+        // a missing flow in that folder names the file and the command; --flows and --flow together are refused
+        File.Delete(Path.Combine(flows, "JPEGFlows", "480p", "dog", "00002.jpg"));
+        (code, _, stderr) = Run("evaluate", "--dataset", "davis16", "--root", ds.Root, "--weights", TinyDavis.Weights, "--flows", flows, "--results-out", d.File("third"));
+        Assert.Equal(2, code);
+        Assert.Contains(Path.Combine(flows, "JPEGFlows", "480p", "dog", "00002.jpg"), stderr);
+        Assert.Contains($"cmtm flow --dataset davis16 --root {ds.Root} --flows {flows}", stderr);
+        (code, _, stderr) = Run("evaluate", "--dataset", "davis16", "--root", ds.Root, "--weights", TinyDavis.Weights, "--flows", flows, "--flow", "farneback", "--results-out", d.File("third"));
+        Assert.Equal(2, code);
+        Assert.Contains("not both", stderr);
     }
 
     [Fact]
