@@ -94,7 +94,7 @@ public static class EvaluateCommand
 
     /// <summary>
     /// Runs a checkpoint over the dataset, writes <paramref name="resultsOut"/> and scores it (see <see cref="ModelEvaluation"/>);
-    /// <paramref name="flowsRoot"/>: the dataset's flows kept in a folder of their
+    /// masks are made at the annotations' size. <paramref name="flowsRoot"/>: the dataset's flows kept in a folder of their
     /// own (<c>--flows</c>); <paramref name="flow"/>: a flat per-sequence folder or a method (<c>--flow</c>). DAVIS sequences
     /// without frames are skipped with a note.
     /// </summary>
@@ -128,7 +128,7 @@ public static class EvaluateCommand
                 Console.Error.WriteLine($"note: {ds.SkippedSequences.Count} of {ds.SkippedSequences.Count + ds.Sequences.Count} sequences have no frames in {root} and are not scored: {string.Join(", ", ds.SkippedSequences)}");
             ModelEvaluation.CheckResultsTarget(resultsOut, overwrite);
             var model = ModelCheckpoint.Load(weights, arch, resolution, dev, n => Console.Error.WriteLine("note: " + n));
-            using var predictor = new FramePredictor(model, dev, prec);
+            using var predictor = new FramePredictor(model, dev, prec, ownsModel: true);
             Console.Out.WriteLine($"evaluate: {ds.Kind} ({ds.Sequences.Count} sequences, {ds.FrameCount} frames) with {model.Config.Name} @ {model.Config.Resolution} {prec.Name()}, flow {flows.Description} -> {resultsOut}");
             return ModelEvaluation.Run(ds, predictor, flows, new ModelEvaluationOptions
             {

@@ -40,7 +40,7 @@ public static class PredictCommand
             var outPath = r.GetValue(output)!.FullName;
             if (!outPath.EndsWith(".png", StringComparison.OrdinalIgnoreCase)) throw new CmtmException(outPath, "--out must be a .png file");
             using var predictor = new FramePredictor(
-                ModelCheckpoint.Load(w.FullName, r.GetValue(arch), r.GetValue(resolution), dev, n => Console.Error.WriteLine("note: " + n)), dev, prec);
+                ModelCheckpoint.Load(w.FullName, r.GetValue(arch), r.GetValue(resolution), dev, n => Console.Error.WriteLine("note: " + n)), dev, prec, ownsModel: true);
             using var pred = predictor.Predict(img, flo);
             var logitsPath = r.GetValue(logits)?.FullName;
             if (logitsPath != null) Npy.Save(logitsPath, pred.Logits);

@@ -166,7 +166,9 @@ public sealed record ModelEvaluationOptions
 /// <summary>
 /// Model-driven evaluation: runs a <see cref="FramePredictor"/> over every frame of a dataset through
 /// <see cref="Segmenter"/> (one sequence at a time, streamed), writes the results folder like the official code
-/// (DAVIS palette PNGs, others 0/255), then scores that folder with <see cref="Evaluator"/>.
+/// (DAVIS palette PNGs, others 0/255) with each mask at its annotation's size (<see cref="MaskSize"/>: the logits are
+/// resized to it, so frames smaller than their annotations are scored as they must be), then scores that folder with
+/// <see cref="Evaluator"/>. The validation inside <c>cmtm train</c> is this same computation (<see cref="Training.Validation"/>).
 /// </summary>
 public static class ModelEvaluation
 {
@@ -174,7 +176,8 @@ public static class ModelEvaluation
     /// Loads the dataset with the parts inference needs (images, annotations, and flows if they come from the dataset,
     /// from <see cref="DatasetFlows.FlowsRoot"/> when set). DAVIS sequences listed without a frames folder are left out
     /// and named in <see cref="DatasetRecord.SkippedSequences"/> (e.g. the 10 of the 20 DAVIS-2016 val sequences that
-    /// ../shared holds annotations for but no frames); a model cannot run on them.
+    /// ../shared holds annotations for but no frames); a model cannot run on them. Used by <c>cmtm evaluate --weights</c>
+    /// and by the validation inside <c>cmtm train</c>.
     /// </summary>
     public static DatasetRecord LoadDataset(DatasetKind kind, string root, DatasetFlows flows, string split = "val")
     {
@@ -185,6 +188,13 @@ public static class ModelEvaluation
         flows.Validate(ds);
         return ds;
     }
+
+    /// <summary>
+    /// The size each frame's mask must have to be scored: its annotation's (which may be larger than the frame, e.g.
+    /// half-size frames with full-size DAVIS annotations), or the frame's own when it has no annotation.
+    /// </summary>
+    public static (int Width, int Height) MaskSize(SequenceRecord sequence, RgbFrame frame) =>
+        sequence.Frames[frame.Index].Annotation is string annotation ? PngCodec.ReadSize(annotation) : (frame.Width, frame.Height);
 
     /// <summary>
     /// Checks that <paramref name="resultsDir"/> may be written (not a file; empty or absent unless
@@ -219,6 +229,7 @@ public static class ModelEvaluation
                 {
                     OutputDir = Path.Combine([staging, .. seq.Name.Split('/')]),
                     Palette = palette,
+                    MaskSize = frame => MaskSize(seq, frame),
                 }, options.Progress?.Invoke($"model [{s + 1}/{dataset.Sequences.Count}] {seq.Name}"), options.Cancellation);
                 frames += summary.Frames;
                 modelSeconds += summary.ModelSeconds;

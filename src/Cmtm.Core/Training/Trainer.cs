@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Cmtm.Data.Datasets;
 using Cmtm.Data.Sampling;
 using Cmtm.IO;
 using Cmtm.IO.Checkpoints;
@@ -30,9 +31,13 @@ public sealed record TrainResult(string RunDir, int CompletedEpochs, long Steps,
 /// <summary>
 /// The training loop of the official code (reference-spec section 4) with resumable, atomic checkpoints: per epoch,
 /// SamplesPerEpoch samples drawn by <see cref="TrainSampler"/>, one <see cref="TrainStep.Run"/> per batch (Adam over all
-/// parameters), validation every ValEvery epochs (DAVIS 2016 J&amp;F), checkpoints `last` (every epoch and on stop),
-/// `best` (model only, when validation J&amp;F improves) and `epoch_NNNN` (model only, every SaveEvery epochs).
+/// parameters), validation every ValEvery epochs (DAVIS 2016 J&amp;F by <see cref="Validation"/>, the masks of the latest
+/// one in `val-results/`), checkpoints `last` (every epoch and on stop), `best` (model only, when validation J&amp;F
+/// improves) and `epoch_NNNN` (model only, every SaveEvery epochs).
 /// A fixed seed gives the same weights on the CPU; a resumed run ends with the same weights as an uninterrupted one.
+/// The validation set is opened (and every frame's image, flow and annotation checked) before training starts; a
+/// validation that still fails later (an unreadable file, out of memory) is reported in one line and recorded as NaN,
+/// and training goes on: a run of hours is not lost to its scoring, and its checkpoints stay resumable.
 /// </summary>
 public sealed class Trainer : IDisposable
 {
@@ -42,7 +47,7 @@ public sealed class Trainer : IDisposable
     public TrainSampler Sampler { get; }
     public Device Device { get; }
     public string RunDir { get; }
-    private readonly IReadOnlyList<ValSequence>? val;
+    private readonly DatasetRecord? val;
     private readonly RunLog log;
     private TrainProgressState state = new();
 
@@ -63,6 +68,9 @@ public sealed class Trainer : IDisposable
         {
             var (valRoot, valFlows) = DatasetSpec.SplitFlows(options.Val, "--val");
             val = Validation.OpenDavis(valRoot, "val", options.ValSequences, valFlows);
+            if (val.SkippedSequences.Count > 0)
+                reporter?.Message($"validation: {val.SkippedSequences.Count} listed sequence(s) have no frames in {valRoot} and are not scored ({string.Join(", ", val.SkippedSequences)})");
+            reporter?.Message($"validation: {val.Sequences.Count} sequence(s), {val.FrameCount} frames ({string.Join(", ", val.Sequences.Select(q => q.Name))})");
         }
 
         bool hasLast = File.Exists(TrainCheckpoint.StatePath(RunDir, "last"));
@@ -176,9 +184,8 @@ public sealed class Trainer : IDisposable
             bool best = false;
             if (val != null && (epoch % Options.ValEvery == 0 || epoch == Options.Epochs))
             {
-                v = Validation.EvaluateModel(Model, val, Device);
-                Model.train();
-                if (v.JF > state.BestScore)
+                v = Validate(epoch, reporter);
+                if (v != null && v.JF > state.BestScore)
                 {
                     best = true;
                     state = state with { BestScore = v.JF, BestEpoch = epoch };
@@ -196,6 +203,22 @@ public sealed class Trainer : IDisposable
         var plots = log.Plot();
         return new TrainResult(RunDir, state.Epoch, state.Step, stopped, state.BestScore, state.BestEpoch, log.Records.ToList(), total.Elapsed, plots);
     }
+
+    /// <summary>Validation of the model after <paramref name="epoch"/>; null (reported in one line) when it fails.</summary>
+    private ValidationResult? Validate(int epoch, ITrainReporter? reporter)
+    {
+        try { return Validation.EvaluateModel(Model, val!, Device, Path.Combine(RunDir, "val-results")); }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            reporter?.Message($"validation after epoch {epoch} failed, recorded as NaN; training goes on: {(e is CmtmException ? e.Message : $"{e.GetType().Name}: {e.Message}")}");
+            ValidationFailures++;
+            return null;
+        }
+        finally { Model.train(); }
+    }
+
+    /// <summary>How many validations failed in this process (each reported and recorded as NaN).</summary>
+    public int ValidationFailures { get; private set; }
 
     private void SaveLast()
     {

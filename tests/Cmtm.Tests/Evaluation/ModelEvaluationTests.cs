@@ -11,21 +11,26 @@ using OpenCvSharp;
 namespace Cmtm.Tests.Evaluation;
 
 /// <summary>
-/// A tiny DAVIS-layout dataset built from real DAVIS 2016 val data: 2 sequences x 4 frames, images and annotations
+/// A tiny DAVIS-layout dataset built from real DAVIS 2016 val data: 2 sequences x 3 frames, images and annotations
 /// downscaled 4x (212x120); 3 frames per sequence so the DAVIS protocol (first and last frame dropped) scores one.
-/// Tests run the fixture CMTM-b0 (random weights) at resolution 64 to stay fast on 2 busy cores.
+/// With <c>halfSizeFrames</c> the images are half the annotations' size (106x60), as the half-size val copies in
+/// ../shared are. Tests run the fixture CMTM-b0 (random weights) at resolution 64 to stay fast on 2 busy cores.
 /// </summary>
 public sealed class TinyDavis : IDisposable
 {
     public static readonly string[] Sequences = ["blackswan", "dog"];
     public const int FramesPerSequence = 3, Width = 212, Height = 120;
+    /// <summary>The size of the images (the annotations are <see cref="Width"/> x <see cref="Height"/>).</summary>
+    public int FrameWidth { get; }
+    public int FrameHeight { get; }
     private readonly Shared.TempDir dir = new();
     public string Root => dir.Path;
     public static string Weights => Shared.Fixture("model", "cmtm_b0_r128.pth");
     public const int Resolution = 64;
 
-    public TinyDavis()
+    public TinyDavis(bool halfSizeFrames = false)
     {
+        (FrameWidth, FrameHeight) = halfSizeFrames ? (Width / 2, Height / 2) : (Width, Height);
         Directory.CreateDirectory(Path.Combine(Root, "ImageSets", "2016"));
         File.WriteAllText(Path.Combine(Root, "ImageSets", "2016", "val.txt"), string.Join("\n", Sequences) + "\n");
         foreach (var seq in Sequences)
@@ -37,7 +42,7 @@ public sealed class TinyDavis : IDisposable
                 var stem = i.ToString("00000");
                 using var src = Cv2.ImRead(Shared.DataPath("davis16-val", "JPEGImages", "480p", seq, stem + ".jpg"), ImreadModes.Color);
                 using var small = new Mat();
-                Cv2.Resize(src, small, new Size(Width, Height), interpolation: InterpolationFlags.Area);
+                Cv2.Resize(src, small, new Size(FrameWidth, FrameHeight), interpolation: InterpolationFlags.Area);
                 Cv2.ImWrite(Path.Combine(img, stem + ".jpg"), small);
                 var gt = PngMask.Read(Shared.DataPath("davis16-val", "Annotations", "480p", seq, stem + ".png"), MaskRule.ObjectIds);
                 using var g = Mat.FromPixelData(gt.Height, gt.Width, MatType.CV_8UC1, gt.Data);
@@ -62,6 +67,18 @@ public sealed class TinyDavis : IDisposable
             foreach (var item in FlowSequence.Stream(frames, est))
                 FlowExport.WriteColorImage(Path.Combine(dst, item.Frame.Stem + ".jpg"), item.Flow!, FlowExport.FormatFromPath(".jpg"));
         }
+    }
+
+    /// <summary>The fixture CMTM-b0 at <see cref="Resolution"/>, owned by the predictor.</summary>
+    public static FramePredictor FixturePredictor() =>
+        new(ModelCheckpoint.Load(Weights, resolution: Resolution), ownsModel: true);
+
+    /// <summary>Model-driven evaluation of <paramref name="predictor"/> on this dataset with its own JPEGFlows, results into <paramref name="results"/>.</summary>
+    public EvaluationReport EvaluateWithDatasetFlows(FramePredictor predictor, string results)
+    {
+        var flows = DatasetFlows.FromDataset();
+        var record = ModelEvaluation.LoadDataset(DatasetKind.Davis16, Root, flows);
+        return ModelEvaluation.Run(record, predictor, flows, new ModelEvaluationOptions { ResultsDir = results, Scoring = new EvaluationOptions { MaxParallelism = 1 } });
     }
 
     public void Dispose() => dir.Dispose();
@@ -170,11 +187,9 @@ public class ModelEvaluationTests
         using var ds = new TinyDavis();
         ds.AddFlows();
         using var d = new Shared.TempDir();
-        using var predictor = new FramePredictor(ModelCheckpoint.Load(TinyDavis.Weights, resolution: TinyDavis.Resolution));
-        var flows = DatasetFlows.FromDataset();
-        var record = ModelEvaluation.LoadDataset(DatasetKind.Davis16, ds.Root, flows);
+        using var predictor = TinyDavis.FixturePredictor();
         var results = d.File("res");
-        var report = ModelEvaluation.Run(record, predictor, flows, new ModelEvaluationOptions { ResultsDir = results, Scoring = new EvaluationOptions { MaxParallelism = 1 } });
+        var report = ds.EvaluateWithDatasetFlows(predictor, results);
         Assert.Equal("dataset JPEGFlows", report.Inference!.Flow);
         Assert.Equal(6, report.Inference.Frames);
 
@@ -211,7 +226,7 @@ public class ModelEvaluationTests
                 PngMask.WriteGray(Path.Combine(ann, $"{seq}_{i:000}_gt.png"), gt); // annotation stems differ from image stems
             }
         }
-        using var predictor = new FramePredictor(ModelCheckpoint.Load(TinyDavis.Weights, resolution: TinyDavis.Resolution));
+        using var predictor = TinyDavis.FixturePredictor();
         using var farneback = new FarnebackFlow();
         var flows = DatasetFlows.Estimate(farneback);
         var record = ModelEvaluation.LoadDataset(DatasetKind.Fbms, root, flows);
