@@ -54,6 +54,14 @@ public sealed record TrainOptions
     /// <summary>Colour jitter of the frame: brightness, contrast and saturation factors in 1 ± this (0 = none, official).</summary>
     public double ColorJitter { get; init; }
 
+    /// <summary>Optimisation steps per epoch (the last batch may be smaller).</summary>
+    [JsonIgnore]
+    public int BatchesPerEpoch => (SamplesPerEpoch + BatchSize - 1) / BatchSize;
+
+    /// <summary>Optimisation steps of the whole run; the length of the cosine schedule.</summary>
+    [JsonIgnore]
+    public long TotalSteps => (long)Epochs * BatchesPerEpoch;
+
     /// <summary>The augmentation these options ask for.</summary>
     public Augmentation Augmentation() => new(CropScale, ColorJitter);
 

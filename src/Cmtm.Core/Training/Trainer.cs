@@ -84,7 +84,7 @@ public sealed class Trainer : IDisposable
         Model.to(Device);
         if (options.Init != null && !options.Resume) InitWeights(options.Init, reporter);
         Optimizer = torch.optim.Adam(Model.parameters(), options.Lr, options.Beta1, options.Beta2, options.Eps);
-        Schedule = new LrSchedule(options.LrSchedule, options.Lr, (long)options.Epochs * BatchesPerEpoch, options.WarmupSteps);
+        Schedule = new LrSchedule(options.LrSchedule, options.Lr, options.TotalSteps, options.WarmupSteps);
         Sampler = new TrainSampler(sources, options.Resolution, new TrainRng(options.Seed), options.CacheData, options.Augmentation());
         log = new RunLog(RunDir);
         if (options.Resume)
@@ -127,7 +127,7 @@ public sealed class Trainer : IDisposable
     /// <summary>The learning rate of every step (a function of the global step, so resuming needs no extra state).</summary>
     public LrSchedule Schedule { get; }
 
-    public int BatchesPerEpoch => (Options.SamplesPerEpoch + Options.BatchSize - 1) / Options.BatchSize;
+    public int BatchesPerEpoch => Options.BatchesPerEpoch;
 
     public TrainResult Run(CancellationToken cancel = default, ITrainReporter? reporter = null)
     {
@@ -137,7 +137,7 @@ public sealed class Trainer : IDisposable
         AtomicFile.WriteAllText(Path.Combine(RunDir, "config.json"), Options.ToJson());
         var total = Stopwatch.StartNew();
         var rate = Stopwatch.StartNew();
-        long stepsThisRun = 0, totalSteps = (long)Options.Epochs * BatchesPerEpoch;
+        long stepsThisRun = 0, totalSteps = Options.TotalSteps;
         bool stopped = false;
         Model.train();
 
