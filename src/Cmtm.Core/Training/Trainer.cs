@@ -144,6 +144,16 @@ public sealed class Trainer : IDisposable
         while (state.Epoch < Options.Epochs && !stopped)
         {
             int epoch = state.Epoch + 1;
+            if (cancel.IsCancellationRequested && (state.EpochPosition == 0 || Sampler.RemainingInEpoch == 0))
+            {
+                // a stop at an epoch boundary (Ctrl-C during the last step or the validation of an epoch): drawing the
+                // next epoch's plan would advance the sampler's RNG past what `last` records, and the resumed run would
+                // draw another plan than an uninterrupted one
+                stopped = true;
+                SaveLast();
+                reporter?.Message($"stopped after epoch {state.Epoch}, step {state.Step}; wrote {TrainCheckpoint.ModelPath(RunDir, "last")}");
+                break;
+            }
             var epochClock = Stopwatch.StartNew();
             if (state.EpochPosition == 0 || Sampler.RemainingInEpoch == 0)
             {
@@ -184,7 +194,7 @@ public sealed class Trainer : IDisposable
             bool best = false;
             if (val != null && (epoch % Options.ValEvery == 0 || epoch == Options.Epochs))
             {
-                v = Validate(epoch, reporter);
+                v = Validate(epoch, reporter, cancel);
                 if (v != null && v.JF > state.BestScore)
                 {
                     best = true;
@@ -204,10 +214,18 @@ public sealed class Trainer : IDisposable
         return new TrainResult(RunDir, state.Epoch, state.Step, stopped, state.BestScore, state.BestEpoch, log.Records.ToList(), total.Elapsed, plots);
     }
 
-    /// <summary>Validation of the model after <paramref name="epoch"/>; null (reported in one line) when it fails.</summary>
-    private ValidationResult? Validate(int epoch, ITrainReporter? reporter)
+    /// <summary>
+    /// Validation of the model after <paramref name="epoch"/>; null (reported in one line) when it fails or when a stop
+    /// (Ctrl-C) interrupts it: the epoch's checkpoint is then saved at once with NaN for its validation.
+    /// </summary>
+    private ValidationResult? Validate(int epoch, ITrainReporter? reporter, CancellationToken cancel)
     {
-        try { return Validation.EvaluateModel(Model, val!, Device, Path.Combine(RunDir, "val-results")); }
+        try { return Validation.EvaluateModel(Model, val!, Device, Path.Combine(RunDir, "val-results"), cancel); }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+            reporter?.Message($"validation after epoch {epoch} interrupted by the stop, recorded as NaN");
+            return null;
+        }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             reporter?.Message($"validation after epoch {epoch} failed, recorded as NaN; training goes on: {(e is CmtmException ? e.Message : $"{e.GetType().Name}: {e.Message}")}");

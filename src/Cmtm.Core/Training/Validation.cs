@@ -46,8 +46,10 @@ public static class Validation
     /// Scores a model on <paramref name="dataset"/> (whose frames carry their flow images) through
     /// <see cref="ModelEvaluation.Run"/>, writing the masks to <paramref name="resultsDir"/> (replaced; null = a temporary
     /// folder, deleted afterwards). The model is lent, not disposed; its training mode is restored afterwards.
+    /// <paramref name="cancel"/> stops it between frames (<see cref="OperationCanceledException"/>).
     /// </summary>
-    public static ValidationResult EvaluateModel(VosModel model, DatasetRecord dataset, Device? device = null, string? resultsDir = null)
+    public static ValidationResult EvaluateModel(VosModel model, DatasetRecord dataset, Device? device = null, string? resultsDir = null,
+        CancellationToken cancel = default)
     {
         bool wasTraining = model.training, onednn = Runtime.TorchRuntime.MkldnnEnabled;
         var dir = resultsDir ?? Path.Combine(Path.GetTempPath(), $"cmtm-val-{Environment.ProcessId}-{Guid.NewGuid():N}");
@@ -56,7 +58,7 @@ public static class Validation
             Runtime.TorchRuntime.MkldnnEnabled = true; // inference is unaffected by the oneDNN backward fault
             var predictor = new FramePredictor(model, device ?? CPU); // does not own the model
             var report = ModelEvaluation.Run(dataset, predictor, DatasetFlows.FromDataset(dataset.Flows),
-                new ModelEvaluationOptions { ResultsDir = dir, Overwrite = true });
+                new ModelEvaluationOptions { ResultsDir = dir, Overwrite = true, Cancellation = cancel });
             return new ValidationResult(report);
         }
         finally

@@ -17,7 +17,8 @@ public class TrainValidationTests
     {
         public readonly List<string> Messages = new();
         public Action<EpochRecord>? OnEpoch;
-        public void Step(TrainTick tick) { }
+        public Action<TrainTick>? OnStep;
+        public void Step(TrainTick tick) => OnStep?.Invoke(tick);
         public void Epoch(EpochRecord record, bool validated, bool best) => OnEpoch?.Invoke(record);
         public void Message(string message) => Messages.Add(message);
     }
@@ -67,6 +68,48 @@ public class TrainValidationTests
             Assert.InRange(r.Records[2].ValJF, 0, 1);
             Assert.Equal(0, resumed.ValidationFailures);
         }
+    }
+
+    /// <summary>
+    /// Ctrl-C during the last step of an epoch (so also during its validation): the validation is abandoned (NaN), the
+    /// epoch's checkpoint is written, and the next epoch's plan is not drawn, so the resumed run ends with exactly the
+    /// weights, optimiser and RNG state of an uninterrupted one.
+    /// </summary>
+    [Fact]
+    public void AStopAtTheEndOfAnEpochInterruptsItsValidationAndResumesToTheUninterruptedWeights()
+    {
+        using var d = new Shared.TempDir();
+        var data = d.File("synth");
+        SyntheticDataset.Generate(data, 2, 3, 48, 48, 6, valVideos: 0);
+        using var val = new TinyDavis();
+        val.AddFlows();
+        TrainOptions Options(string run) => new()
+        {
+            Arch = "cmtm-b0", Resolution = 32, Train = ["synth=" + data], Val = val.Root, Epochs = 2, SamplesPerEpoch = 2,
+            BatchSize = 1, Lr = 1e-3, Seed = 8, Threads = 2, Out = d.File(run), ValEvery = 1, SaveEvery = 1000,
+        };
+        using (var full = new Trainer(Options("full"))) Assert.False(full.Run().Stopped);
+
+        var recorder = new Recorder();
+        using var cts = new CancellationTokenSource();
+        recorder.OnStep = t => { if (t.Step == 2) cts.Cancel(); }; // the last step of epoch 1, as Ctrl-C would
+        using (var part = new Trainer(Options("part"), recorder))
+        {
+            var r = part.Run(cts.Token, recorder);
+            Assert.True(r.Stopped);
+            Assert.Equal(1, r.CompletedEpochs);
+            Assert.True(double.IsNaN(r.Records.Single().ValJF));
+        }
+        using (var resumed = new Trainer(Options("part") with { Resume = true }))
+        {
+            var r = resumed.Run();
+            Assert.Equal(2, r.CompletedEpochs);
+            Assert.InRange(r.Records[1].ValJF, 0, 1);
+        }
+        Reliability.Checkpoints.AssertSameTensors(TrainCheckpoint.ModelPath(d.File("full"), "last"), TrainCheckpoint.ModelPath(d.File("part"), "last"));
+        Reliability.Checkpoints.AssertSameTensors(TrainCheckpoint.StatePath(d.File("full"), "last"), TrainCheckpoint.StatePath(d.File("part"), "last"));
+        Assert.Contains("validation after epoch 1 interrupted by the stop, recorded as NaN", recorder.Messages);
+        Assert.Contains(recorder.Messages, m => m.StartsWith("stopped after epoch 1, step 2"));
     }
 
     [Fact]
