@@ -30,6 +30,7 @@ public static class EvaluateCommand
         var arch = CommonOptions.Arch();
         var resolution = CommonOptions.Resolution();
         var flow = new Option<string?>("--flow") { Description = "with a model or --baselines: a folder <dir>/<sequence>/<stem>.jpg|png, or farneback / raft to compute flows (default: the dataset's JPEGFlows when present, else farneback)" };
+        var flows = new Option<string?>("--flows") { Description = "with a model: the dataset's flow images kept in a folder of their own, in the dataset's layout (DIR/JPEGFlows/480p/<seq>/<stem>.jpg for DAVIS; written by cmtm flow --dataset ... --flows DIR)" };
         var raftWeights = new Option<string?>("--raft-weights") { Description = "RAFT checkpoint for --flow raft" };
         var iters = new Option<int>("--iters") { Description = "RAFT iterations", DefaultValueFactory = _ => 20 };
         var resultsOut = new Option<string?>("--results-out") { Description = "with a model: where to write the results folder (default: ./<weights stem>_<dataset>_results); with --baselines: the report folder (default: ./<method>_<dataset>_baselines)" };
@@ -46,7 +47,7 @@ public static class EvaluateCommand
         var cmd = new Command("evaluate", "Score a results folder against a dataset's ground truth exactly like the official toolkits (DAVIS-2016 J/F/J&F; IoU protocol for FBMS, YouTube-Objects, Long-Videos).")
         {
             dataset, root, results, split, json, csv, plot, threads,
-            weights, arch, resolution, flow, raftWeights, iters, resultsOut, overwrite, device, precision, baselines, published,
+            weights, arch, resolution, flow, raftWeights, iters, resultsOut, overwrite, device, precision, baselines, published, flows,
         };
         cmd.SetAction(p =>
         {
@@ -82,7 +83,8 @@ public static class EvaluateCommand
             {
                 var outDir = p.GetValue(resultsOut) ?? Path.GetFullPath($"{Path.GetFileNameWithoutExtension(model.Path)}_{datasetName}_results");
                 report = RunModel(p.GetValue(dataset)!, p.GetValue(root)!, model, outDir, p.GetValue(split)!, p.GetValue(threads),
-                    p.GetValue(arch), p.GetValue(resolution), p.GetValue(flow), p.GetValue(raftWeights), p.GetValue(iters), p.GetValue(device), p.GetValue(overwrite), p.GetValue(precision));
+                    p.GetValue(arch), p.GetValue(resolution), p.GetValue(flow), p.GetValue(raftWeights), p.GetValue(iters), p.GetValue(device), p.GetValue(overwrite), p.GetValue(precision),
+                    flowsRoot: p.GetValue(flows));
             }
             else report = Run(p.GetValue(dataset)!, p.GetValue(root)!, resultsDir!, p.GetValue(split)!, p.GetValue(threads));
             Console.Out.Write(ReportWriters.Table(report));
@@ -114,32 +116,43 @@ public static class EvaluateCommand
         return Evaluator.Evaluate(ds, provider, Evaluator.DefaultProtocol(ds.Kind), options);
     }
 
-    /// <summary>Runs a checkpoint over the dataset, writes <paramref name="resultsOut"/> and scores it (see <see cref="ModelEvaluation"/>).</summary>
+    /// <summary>
+    /// Runs a checkpoint over the dataset, writes <paramref name="resultsOut"/> and scores it (see <see cref="ModelEvaluation"/>);
+    /// masks are made at the annotations' size. <paramref name="flowsRoot"/>: the dataset's flows kept in a folder of their
+    /// own (<c>--flows</c>); <paramref name="flow"/>: a flat per-sequence folder or a method (<c>--flow</c>). DAVIS sequences
+    /// without frames are skipped with a note.
+    /// </summary>
     public static EvaluationReport RunModel(string datasetName, string root, ShippedModel.Choice weights, string resultsOut, string split = "val", int threads = 0,
         string? arch = null, int? resolution = null, string? flow = null, string? raftWeights = null, int iters = 20, string? device = null,
-        bool overwrite = false, string? precision = null, bool progress = true)
+        bool overwrite = false, string? precision = null, bool progress = true, string? flowsRoot = null)
     {
+        if (flowsRoot != null && flow != null) throw new CmtmException("--flows", "give either --flows (the dataset's flows in a folder of their own) or --flow, not both");
         var kind = DatasetReader.ParseKind(datasetName);
         TorchRuntime.SetThreads(threads);
         var dev = TorchRuntime.ParseDevice(device);
         var prec = CommonOptions.ParsePrecision(precision, dev);
-        // Flows: an explicit folder or method, else the dataset's JPEGFlows when that folder exists, else Farneback.
+        // Flows: the dataset's in a folder of their own (--flows), an explicit folder or method (--flow), else the
+        // dataset's JPEGFlows when that folder exists, else Farneback.
         Flow.IFlowEstimator? estimator = null;
         DatasetFlows flows;
-        if (flow != null && Directory.Exists(flow)) flows = DatasetFlows.FromFolder(flow);
+        var datasetFlows = DatasetReader.FlowRoot(kind, root, null);
+        if (flowsRoot != null) flows = DatasetFlows.FromDataset(flowsRoot);
+        else if (flow != null && Directory.Exists(flow)) flows = DatasetFlows.FromFolder(flow);
         else if (flow != null) flows = DatasetFlows.Estimate(estimator = FlowCommand.CreateEstimator(flow, raftWeights, iters, device));
-        else if (Directory.Exists(DatasetReader.PartRoot(kind, root, DatasetParts.Flows))) flows = DatasetFlows.FromDataset();
+        else if (Directory.Exists(datasetFlows)) flows = DatasetFlows.FromDataset();
         else
         {
-            Console.Error.WriteLine($"note: {DatasetReader.PartRoot(kind, root, DatasetParts.Flows)} not found; computing flows with farneback (use --flow raft --raft-weights F for RAFT flows)");
+            Console.Error.WriteLine($"note: {datasetFlows} not found; computing flows with farneback (use --flows DIR for flows computed by cmtm flow --dataset ... --flows DIR, or --flow raft --raft-weights F for RAFT flows)");
             flows = DatasetFlows.Estimate(estimator = new Flow.FarnebackFlow());
         }
         using (estimator)
         {
             var ds = ModelEvaluation.LoadDataset(kind, root, flows, split);
+            if (ds.SkippedSequences.Count > 0)
+                Console.Error.WriteLine($"note: {ds.SkippedSequences.Count} of {ds.SkippedSequences.Count + ds.Sequences.Count} sequences have no frames in {root} and are not scored: {string.Join(", ", ds.SkippedSequences)}");
             ModelEvaluation.CheckResultsTarget(resultsOut, overwrite);
             var model = CommonOptions.LoadModel(weights, arch, resolution, dev);
-            using var predictor = new FramePredictor(model, dev, prec);
+            using var predictor = new FramePredictor(model, dev, prec, ownsModel: true);
             Console.Out.WriteLine($"evaluate: {ds.Kind} ({ds.Sequences.Count} sequences, {ds.FrameCount} frames) with {model.Config.Name} @ {model.Config.Resolution} {prec.Name()}, flow {flows.Description} -> {resultsOut}");
             return ModelEvaluation.Run(ds, predictor, flows, new ModelEvaluationOptions
             {
@@ -186,7 +199,7 @@ public static class EvaluateCommand
         var datasetFlows = DatasetReader.PartRoot(kind, root, DatasetParts.Flows);
         var flowRoot = flow != null && Directory.Exists(flow) ? Path.GetFullPath(flow) : flow == null && Directory.Exists(datasetFlows) ? datasetFlows : null;
         using var estimator = flowRoot == null ? FlowCommand.CreateEstimator(flow ?? "farneback", raftWeights, iters, device) : null;
-        using var predictor = model == null ? null : new FramePredictor(CommonOptions.LoadModel(model, arch, resolution, dev), dev, prec);
+        using var predictor = model == null ? null : new FramePredictor(CommonOptions.LoadModel(model, arch, resolution, dev), dev, prec, ownsModel: true);
         var methods = new List<BaselineMethod>();
         if (predictor != null)
         {

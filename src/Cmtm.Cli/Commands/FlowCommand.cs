@@ -17,6 +17,7 @@ public static class FlowCommand
         var input = new Argument<string?>("input") { Description = "video file (mp4/avi/mkv/webm) or folder of frames (*.jpg/*.png, sorted by name); omit with --dataset", Arity = ArgumentArity.ZeroOrOne };
         var dataset = new Option<string?>("--dataset") { Description = "fill <root>/JPEGFlows for a whole dataset: davis16 (train and val), fbms, yto, lvd, ytvos" };
         var root = new Option<string?>("--root") { Description = "dataset root for --dataset" };
+        var flows = new Option<string?>("--flows") { Description = "with --dataset: write the flows into this folder instead of the dataset, in the same layout (DIR/JPEGFlows/480p/<seq>/<stem>.jpg for DAVIS), e.g. for a read-only dataset; train reads them with KIND=ROOT,flows=DIR, evaluate with --flows DIR" };
         var method = new Option<string>("--method") { Description = "farneback (fast, CPU) or raft (accurate; needs --weights)", DefaultValueFactory = _ => "farneback" };
         var weights = new Option<string?>("--weights") { Description = "RAFT checkpoint (official raft-things.pth / raft-sintel.pth, or a plain state dict)" };
         var iters = new Option<int>("--iters") { Description = "RAFT refinement iterations", DefaultValueFactory = _ => 20 };
@@ -28,7 +29,7 @@ public static class FlowCommand
         var threads = CommonOptions.Threads();
         var cmd = new Command("flow", "Compute optical flow for every frame of a video or frames folder (frame t -> t+1; the last frame gets t -> t-1) and write flow colour images named after the frames.")
         {
-            input, dataset, root, method, weights, iters, output, flo, format, overwrite, device, threads,
+            input, dataset, root, flows, method, weights, iters, output, flo, format, overwrite, device, threads,
         };
         cmd.Subcommands.Add(CreateVisualize());
         cmd.SetAction(p =>
@@ -37,7 +38,7 @@ public static class FlowCommand
             if (p.GetValue(dataset) is string kind)
             {
                 if (p.GetValue(input) != null || p.GetValue(output) != null)
-                    throw new CmtmException("--dataset", "takes --root only (outputs go to <root>/JPEGFlows); drop the input and --out");
+                    throw new CmtmException("--dataset", "takes --root (and --flows DIR) instead of an input and --out (outputs go to <root>/JPEGFlows, or <flows>/JPEGFlows)");
                 var datasetRoot = p.GetValue(root) ?? throw new CmtmException("--root", "--dataset needs --root");
                 using var est = CreateEstimator(p.GetValue(method)!, p.GetValue(weights), p.GetValue(iters), p.GetValue(device));
                 var total = DatasetFlowExport.Run(kind, datasetRoot, est, new FlowExportOptions
@@ -46,10 +47,11 @@ public static class FlowCommand
                     Format = ParseFormat(p.GetValue(format)!),
                     WriteFlo = p.GetValue(flo),
                     SkipExisting = !p.GetValue(overwrite),
-                }, Console.Out.WriteLine, FlowProgress.Printer());
+                }, Console.Out.WriteLine, FlowProgress.Printer(), p.GetValue(flows));
                 Console.Out.WriteLine($"done: {total.Sequences} sequences, {total.Frames} frames ({total.Computed} computed, {total.Skipped} already present) in {total.Seconds:0.0} s");
                 return 0;
             }
+            if (p.GetValue(flows) != null) throw new CmtmException("--flows", "only applies with --dataset (a video or frames folder writes to --out)");
             var options = new FlowExportOptions
             {
                 OutputDir = p.GetValue(output) ?? throw new CmtmException("--out", "an output folder is required"),

@@ -35,7 +35,7 @@ public static class PredictCommand
                 if (im.Note != null) Console.Error.WriteLine($"note: {f.FullName}: {im.Note}");
             var outPath = r.GetValue(output)!.FullName;
             if (!outPath.EndsWith(".png", StringComparison.OrdinalIgnoreCase)) throw new CmtmException(outPath, "--out must be a .png file");
-            using var predictor = new FramePredictor(CommonOptions.LoadModel(w, r.GetValue(arch), r.GetValue(resolution), dev), dev, prec);
+            using var predictor = new FramePredictor(CommonOptions.LoadModel(w, r.GetValue(arch), r.GetValue(resolution), dev), dev, prec, ownsModel: true);
             using var pred = predictor.Predict(img, flo);
             var logitsPath = r.GetValue(logits)?.FullName;
             if (logitsPath != null) Npy.Save(logitsPath, pred.Logits);

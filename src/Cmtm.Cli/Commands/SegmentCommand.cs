@@ -49,7 +49,7 @@ public static class SegmentCommand
                 if (source is FolderFrameSource folder) flowImages.CheckCovers(folder.Files.Select(f => Path.GetFileNameWithoutExtension(f)));
             }
             var model = CommonOptions.LoadModel(w, r.GetValue(arch), r.GetValue(resolution), dev);
-            using var predictor = new FramePredictor(model, dev, prec);
+            using var predictor = new FramePredictor(model, dev, prec, ownsModel: true);
             Flow.IFlowEstimator? estimator = null;
             Segmenter segmenter;
             if (flowImages != null) segmenter = new Segmenter(predictor, flowImages);

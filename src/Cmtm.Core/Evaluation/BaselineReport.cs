@@ -39,7 +39,7 @@ public abstract class BaselineMethod
     /// </summary>
     public static BaselineMethod Untrained(ModelConfig config, Device? device = null, long seed = 0) =>
         new ModelRun("untrained", $"{config.Name} at {config.Resolution} px, random initialisation (seed {seed}), not trained",
-            _ => new FramePredictor(BaselineReport.UntrainedModel(config, seed, device), device), owned: true);
+            _ => new FramePredictor(BaselineReport.UntrainedModel(config, seed, device), device, ownsModel: true), owned: true);
 
     /// <summary>
     /// <see cref="Validation.MotionThreshold"/> on each frame's flow image (flow colour far from the frame's median colour:

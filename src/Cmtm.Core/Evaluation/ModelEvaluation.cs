@@ -8,9 +8,10 @@ using Cmtm.Runtime;
 namespace Cmtm.Evaluation;
 
 /// <summary>
-/// Where the flow image of each dataset frame comes from when a model is evaluated: the dataset's own JPEGFlows
-/// (paired with the frames exactly as the dataset reader pairs them), a folder <c>&lt;dir&gt;/&lt;sequence&gt;/&lt;stem&gt;.jpg|png</c>
-/// matched by frame stem, or an estimator run on the frames (forward flow, the last frame backward).
+/// Where the flow image of each dataset frame comes from when a model is evaluated: the dataset's JPEGFlows (in the
+/// dataset, or in a folder of their own in the same layout, <see cref="DatasetReader.FlowRoot"/>; paired with the frames
+/// exactly as the dataset reader pairs them), a folder <c>&lt;dir&gt;/&lt;sequence&gt;/&lt;stem&gt;.jpg|png</c> matched by
+/// frame stem, or an estimator run on the frames (forward flow, the last frame backward).
 /// </summary>
 public sealed class DatasetFlows
 {
@@ -20,16 +21,26 @@ public sealed class DatasetFlows
     private readonly string? folder;
     private readonly IFlowEstimator? estimator;
 
-    private DatasetFlows(Kind kind, string? folder, IFlowEstimator? estimator, string description)
+    private DatasetFlows(Kind kind, string? folder, IFlowEstimator? estimator, string description, string? flowsRoot = null)
     {
-        this.kind = kind; this.folder = folder; this.estimator = estimator; Description = description;
+        this.kind = kind; this.folder = folder; this.estimator = estimator; Description = description; FlowsRoot = flowsRoot;
     }
+
+    /// <summary>With <see cref="FromDataset"/>: the folder holding the dataset's flows in its layout (null = the dataset root).</summary>
+    public string? FlowsRoot { get; }
 
     /// <summary>Short text for reports: "dataset JPEGFlows", "folder DIR" or the estimator's name.</summary>
     public string Description { get; }
 
-    /// <summary>The dataset's JPEGFlows (the reader then requires a flow for every frame).</summary>
-    public static DatasetFlows FromDataset() => new(Kind.Dataset, null, null, "dataset JPEGFlows");
+    /// <summary>
+    /// The dataset's JPEGFlows (the reader then requires a flow for every frame), read from <paramref name="flowsRoot"/>
+    /// in the dataset's layout when the flows are kept apart from the dataset (<c>--flows DIR</c>), else from the dataset.
+    /// </summary>
+    public static DatasetFlows FromDataset(string? flowsRoot = null)
+    {
+        if (flowsRoot != null && !Directory.Exists(flowsRoot)) throw new CmtmException(flowsRoot, "flow folder (--flows) does not exist");
+        return new(Kind.Dataset, null, null, flowsRoot == null ? "dataset JPEGFlows" : "dataset JPEGFlows in " + flowsRoot, flowsRoot);
+    }
 
     /// <summary>Flow images under <paramref name="root"/>/&lt;sequence&gt;/, matched to frames by file stem.</summary>
     public static DatasetFlows FromFolder(string root)
@@ -53,8 +64,13 @@ public sealed class DatasetFlows
             {
                 case Kind.Dataset:
                     var missing = seq.Frames.FirstOrDefault(f => f.Flow == null);
-                    if (missing != null) throw new CmtmException(DatasetReader.PartRoot(DatasetReader.ParseKind(dataset.Kind), dataset.Root, DatasetParts.Flows),
-                        $"no flow image for frame '{missing.Name}' of sequence '{seq.Name}'");
+                    if (missing != null)
+                    {
+                        var k = DatasetReader.ParseKind(dataset.Kind);
+                        var hint = DatasetReader.FlowCommandHint(k, dataset.Root, dataset.Flows);
+                        throw new CmtmException(DatasetReader.FlowRoot(k, dataset.Root, dataset.Flows),
+                            $"no flow image for frame '{missing.Name}' of sequence '{seq.Name}'" + (hint != null ? "; " + hint : ""));
+                    }
                     break;
                 case Kind.Folder:
                     FolderOf(seq).CheckCovers(seq.Frames.Select(f => f.Image != null ? Path.GetFileNameWithoutExtension(f.Image) : f.Name));
@@ -150,19 +166,35 @@ public sealed record ModelEvaluationOptions
 /// <summary>
 /// Model-driven evaluation: runs a <see cref="FramePredictor"/> over every frame of a dataset through
 /// <see cref="Segmenter"/> (one sequence at a time, streamed), writes the results folder like the official code
-/// (DAVIS palette PNGs, others 0/255), then scores that folder with <see cref="Evaluator"/>.
+/// (DAVIS palette PNGs, others 0/255) with each mask at its annotation's size (<see cref="MaskSize"/>: the logits are
+/// resized to it, so frames smaller than their annotations are scored as they must be), then scores that folder with
+/// <see cref="Evaluator"/>. The validation inside <c>cmtm train</c> is this same computation (<see cref="Training.Validation"/>).
 /// </summary>
 public static class ModelEvaluation
 {
-    /// <summary>Loads the dataset with the parts inference needs (images, annotations, and flows if they come from the dataset).</summary>
+    /// <summary>
+    /// Loads the dataset with the parts inference needs (images, annotations, and flows if they come from the dataset,
+    /// from <see cref="DatasetFlows.FlowsRoot"/> when set). DAVIS sequences listed without a frames folder are left out
+    /// and named in <see cref="DatasetRecord.SkippedSequences"/> (e.g. the 10 of the 20 DAVIS-2016 val sequences that
+    /// ../shared holds annotations for but no frames); a model cannot run on them. Used by <c>cmtm evaluate --weights</c>
+    /// and by the validation inside <c>cmtm train</c>.
+    /// </summary>
     public static DatasetRecord LoadDataset(DatasetKind kind, string root, DatasetFlows flows, string split = "val")
     {
         if (kind is DatasetKind.YouTubeVos18 or DatasetKind.Dutsv2)
             throw new CmtmException(kind.ToString(), "is a training set; evaluate supports davis16, fbms, yto and lvd");
-        var ds = DatasetReader.Load(kind, root, DatasetParts.Images | DatasetParts.Annotations | flows.RequiredParts, split);
+        var ds = DatasetReader.Load(kind, root, DatasetParts.Images | DatasetParts.Annotations | flows.RequiredParts, split,
+            flows.FlowsRoot, skipSequencesWithoutImages: true);
         flows.Validate(ds);
         return ds;
     }
+
+    /// <summary>
+    /// The size each frame's mask must have to be scored: its annotation's (which may be larger than the frame, e.g.
+    /// half-size frames with full-size DAVIS annotations), or the frame's own when it has no annotation.
+    /// </summary>
+    public static (int Width, int Height) MaskSize(SequenceRecord sequence, RgbFrame frame) =>
+        sequence.Frames[frame.Index].Annotation is string annotation ? PngCodec.ReadSize(annotation) : (frame.Width, frame.Height);
 
     /// <summary>
     /// Checks that <paramref name="resultsDir"/> may be written (not a file; empty or absent unless
@@ -197,6 +229,7 @@ public static class ModelEvaluation
                 {
                     OutputDir = Path.Combine([staging, .. seq.Name.Split('/')]),
                     Palette = palette,
+                    MaskSize = frame => MaskSize(seq, frame),
                 }, options.Progress?.Invoke($"model [{s + 1}/{dataset.Sequences.Count}] {seq.Name}"), options.Cancellation);
                 frames += summary.Frames;
                 modelSeconds += summary.ModelSeconds;

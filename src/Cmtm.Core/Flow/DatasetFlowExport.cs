@@ -7,12 +7,16 @@ public sealed record DatasetFlowSummary(int Sequences, int Frames, int Computed,
 
 /// <summary>
 /// Fills a dataset's JPEGFlows folder (the layout the official loaders read) from its JPEGImages, sequence by
-/// sequence, skipping frames whose flow exists (resumable). DAVIS covers every split listed in ImageSets/2016.
+/// sequence, skipping frames whose flow exists (resumable). DAVIS covers every split listed in ImageSets/2016 and
+/// skips listed sequences that have no frames folder (saying so). The flows go where the readers look for them
+/// (<see cref="DatasetReader.FlowRoot"/>): into the dataset, or with <paramref name="flows"/> into
+/// &lt;flows&gt;/JPEGFlows/... (same layout), which leaves a read-only dataset untouched.
 /// </summary>
 public static class DatasetFlowExport
 {
+    /// <param name="flows">a folder of its own for the flow images (same layout as inside the dataset), null = into the dataset.</param>
     public static DatasetFlowSummary Run(string kindName, string root, IFlowEstimator estimator, FlowExportOptions template,
-        Action<string>? say = null, Action<FlowProgress>? progress = null)
+        Action<string>? say = null, Action<FlowProgress>? progress = null, string? flows = null)
     {
         var kind = DatasetReader.ParseKind(kindName);
         if (kind == DatasetKind.Dutsv2)
@@ -22,11 +26,17 @@ public static class DatasetFlowExport
         {
             var splits = new[] { "train", "val" }.Where(s => File.Exists(Path.Combine(root, "ImageSets", "2016", s + ".txt"))).ToList();
             if (splits.Count == 0) throw new CmtmException(Path.Combine(root, "ImageSets", "2016"), "no train.txt or val.txt");
-            foreach (var split in splits) sequences.AddRange(DatasetReader.Davis(root, split, DatasetParts.Images).Sequences);
+            foreach (var split in splits)
+            {
+                var ds = DatasetReader.Davis(root, split, DatasetParts.Images, skipSequencesWithoutImages: true);
+                if (ds.SkippedSequences.Count > 0)
+                    say?.Invoke($"{split}: {ds.SkippedSequences.Count} of {ds.SkippedSequences.Count + ds.Sequences.Count} sequences have no frames here, skipped: {string.Join(", ", ds.SkippedSequences)}");
+                sequences.AddRange(ds.Sequences);
+            }
         }
         else sequences.AddRange(DatasetReader.Load(kind, root, DatasetParts.Images).Sequences);
 
-        return Run(sequences, DatasetReader.PartRoot(kind, root, DatasetParts.Flows), estimator, template, say, progress);
+        return Run(sequences, DatasetReader.FlowRoot(kind, root, flows), estimator, template, say, progress);
     }
 
     /// <summary>

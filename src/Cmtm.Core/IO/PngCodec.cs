@@ -33,6 +33,28 @@ public static class PngCodec
         return Decode(bytes, path);
     }
 
+    /// <summary>
+    /// Width and height from a PNG's header (the first 24 bytes: signature, IHDR length and type, width, height),
+    /// without decoding the image; a <see cref="CmtmException"/> naming <paramref name="path"/> when it is not a PNG.
+    /// </summary>
+    public static (int Width, int Height) ReadSize(string path)
+    {
+        Span<byte> head = stackalloc byte[24];
+        try
+        {
+            using var f = File.OpenRead(path);
+            if (f.ReadAtLeast(head, head.Length, throwOnEndOfStream: false) < head.Length) throw new CmtmException(path, "truncated file (no PNG header)");
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException) { throw new CmtmException(path, "file not found"); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CmtmException(path, $"cannot read file ({e.Message})", e); }
+        if (!head[..8].SequenceEqual(Signature)) throw new CmtmException(path, "not a PNG file (bad signature)");
+        if (!head[12..16].SequenceEqual("IHDR"u8)) throw new CmtmException(path, "corrupt file (first chunk is not IHDR)");
+        int width = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(head[16..20]);
+        int height = System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(head[20..24]);
+        if (width <= 0 || height <= 0) throw new CmtmException(path, $"corrupt file (invalid size {width}x{height})");
+        return (width, height);
+    }
+
     /// <summary>Decodes PNG bytes; <paramref name="name"/> is used in error messages.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static PngImage Decode(ReadOnlySpan<byte> data, string name = "<png>")

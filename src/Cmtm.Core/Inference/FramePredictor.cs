@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace Cmtm.Inference;
 
-/// <summary>One frame's prediction at the frame's own size.</summary>
+/// <summary>One frame's prediction at the requested size (the frame's own unless asked otherwise).</summary>
 public sealed class FramePrediction : IDisposable
 {
     /// <summary>(2,H,W) float32 logits on the CPU (background, foreground).</summary>
@@ -17,17 +17,25 @@ public sealed class FramePrediction : IDisposable
     public void Dispose() => Logits.Dispose();
 }
 
-/// <summary>Runs a loaded model on one (frame, flow image) pair in inference mode (no masking, no DropPath, no grad).</summary>
+/// <summary>
+/// Runs a loaded model on one (frame, flow image) pair in inference mode (no masking, no DropPath, no grad). It puts the
+/// model in eval mode (and converts it to the requested precision), and disposes it only when told it owns it
+/// (<c>ownsModel</c>): a model lent by its owner (the trainer's during validation, the demo's) stays usable afterwards.
+/// </summary>
 public sealed class FramePredictor : IDisposable
 {
+    private readonly bool ownsModel;
+
     public VosModel Model { get; }
     public Device Device { get; }
 
     /// <param name="precision">converts the model's weights (see <see cref="Precision"/>); logits stay float32.</param>
-    public FramePredictor(VosModel model, Device? device = null, Precision precision = Precision.Fp32)
+    /// <param name="ownsModel">dispose <paramref name="model"/> with this predictor (true when the caller hands it over, e.g. a model just loaded for it).</param>
+    public FramePredictor(VosModel model, Device? device = null, Precision precision = Precision.Fp32, bool ownsModel = false)
     {
         Model = model;
         Device = device ?? CPU;
+        this.ownsModel = ownsModel;
         Model.eval();
         Model.UsePrecision(precision);
     }
@@ -38,11 +46,14 @@ public sealed class FramePredictor : IDisposable
         Predict(new RgbFrame(0, "image", image.Width, image.Height, image.Pixels, "image"),
                 new RgbFrame(0, "flow", flow.Width, flow.Height, flow.Pixels, "flow"));
 
-    public FramePrediction Predict(RgbFrame image, RgbFrame flow)
+    /// <summary>The prediction for <paramref name="image"/>; <paramref name="size"/> (width, height) is the size of the
+    /// logits and mask (default: the frame's), e.g. that of an annotation larger than its frame.</summary>
+    public FramePrediction Predict(RgbFrame image, RgbFrame flow, (int Width, int Height)? size = null)
     {
         using var img = ToUnit(image);
         using var flo = ToUnit(flow);
-        return Predict(img, flo, image.Width, image.Height);
+        var (width, height) = size ?? (image.Width, image.Height);
+        return Predict(img, flo, width, height);
     }
 
     /// <summary>(1,3,H,W) float32 in [0,1] on the device: byte / 255f, as the official ToTensor.</summary>
@@ -54,16 +65,21 @@ public sealed class FramePredictor : IDisposable
         using (unit) return unit.to(Device);
     }
 
-    /// <summary>image, flow: (1,3,H,W) float in [0,1] on the predictor's device.</summary>
+    /// <summary>image, flow: (1,3,H,W) float in [0,1] on the predictor's device; the logits (and mask) are resized
+    /// to <paramref name="width"/> x <paramref name="height"/> (the frame's size, or an annotation's).</summary>
     public FramePrediction Predict(Tensor img, Tensor flo, int width, int height)
     {
         using var scope = NewDisposeScope();
         using var mode = inference_mode();
-        var logits = Model.forward(img, flo)[0].cpu();
+        var logits = Model.Forward(img, flo, null, (height, width))[0].cpu();
         var mask = VosModel.ToMask(logits.unsqueeze(0))[0].to_type(ScalarType.Byte).contiguous();
         var bytes = mask.data<byte>().ToArray();
         return new FramePrediction { Logits = logits.MoveToOuterDisposeScope(), Mask = bytes, Width = width, Height = height };
     }
 
-    public void Dispose() => Model.Dispose();
+    /// <summary>Disposes the model if this predictor owns it (see the constructor); otherwise nothing.</summary>
+    public void Dispose()
+    {
+        if (ownsModel) Model.Dispose();
+    }
 }

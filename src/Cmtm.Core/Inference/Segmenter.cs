@@ -20,6 +20,12 @@ public sealed record SegmentOptions
     public bool Logits { get; init; }
     /// <summary>Replace a non-empty output folder (otherwise that is an error).</summary>
     public bool Overwrite { get; init; }
+    /// <summary>
+    /// The size (width, height) of each frame's mask and logits; null (default) = the frame's own. Model-driven evaluation
+    /// asks for the annotation's size, which may be larger than the frame (the logits are resized to it, then argmaxed).
+    /// An overlay needs the mask at the frame's size.
+    /// </summary>
+    public Func<RgbFrame, (int Width, int Height)>? MaskSize { get; init; }
     /// <summary>Frame rate of the overlay video.</summary>
     public double Fps { get; init; } = 24;
     /// <summary>
@@ -110,7 +116,7 @@ public sealed class Segmenter
                 foreach (var (input, role) in new[] { (frame, "frame"), (flow, "flow") })
                     if (input.Note != null && notes.Add(role + ": " + input.Note)) options.Note?.Invoke($"{input.Source}: {input.Note}");
                 var sw = Stopwatch.StartNew();
-                using var pred = predictor.Predict(frame, flow);
+                using var pred = predictor.Predict(frame, flow, options.MaskSize?.Invoke(frame));
                 modelSeconds += sw.Elapsed.TotalSeconds;
                 var mask = new BinaryMask(pred.Width, pred.Height, pred.Mask);
                 var maskPath = Path.Combine(staging, frame.Stem + ".png");
@@ -118,6 +124,8 @@ public sealed class Segmenter
                 if (options.Logits) Npy.Save(Path.Combine(staging, "logits", frame.Stem + ".npy"), pred.Logits);
                 if (options.Overlay)
                 {
+                    if (pred.Width != frame.Width || pred.Height != frame.Height)
+                        throw new CmtmException(frame.Source, $"the overlay needs the mask at the frame's size {frame.Width}x{frame.Height}, not {pred.Width}x{pred.Height}");
                     using var over = OverlayMat(frame, pred.Mask);
                     Cv2.ImEncode(".jpg", over, out var jpg, new ImageEncodingParam(ImwriteFlags.JpegQuality, 90));
                     AtomicFile.WriteAllBytes(Path.Combine(staging, "overlay", frame.Stem + ".jpg"), jpg);

@@ -63,7 +63,7 @@ public static class VideoDemo
         Directory.CreateDirectory(run);
 
         var model = ModelCheckpoint.Load(choice.Path, note: n => say("note: " + n));
-        using var predictor = new FramePredictor(model);
+        using var predictor = new FramePredictor(model, ownsModel: true);
         var modelText = choice.UsingLine(model.Config) ?? $"using {choice.Path} ({model.Config.Name} at {model.Config.Resolution} px)";
         say(modelText);
         using var farneback = new FarnebackFlow();

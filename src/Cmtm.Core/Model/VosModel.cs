@@ -195,12 +195,19 @@ public sealed class VosModel : Module<Tensor, Tensor, Tensor>
     /// are converted back before they are resized to the frame size.</summary>
     public override Tensor forward(Tensor image, Tensor flow) => Forward(image, flow, null);
 
-    public Tensor Forward(Tensor image, Tensor flow, VosTrace? trace)
+    /// <summary>
+    /// As <see cref="forward"/>, optionally capturing intermediates in <paramref name="trace"/>. <paramref name="outputSize"/>
+    /// (height, width) is the size the logits are resized to (default: the image's); scoring against an annotation larger
+    /// than its frame (e.g. half-size frames with full-size DAVIS annotations) asks for the annotation's size, so the
+    /// logits are resized once, from the model resolution, and the mask is their argmax at that size.
+    /// </summary>
+    public Tensor Forward(Tensor image, Tensor flow, VosTrace? trace, (long Height, long Width)? outputSize = null)
     {
         if (image.dim() != 4 || image.shape[1] != 3) throw new ArgumentException($"image must be (B,3,H,W), got ({string.Join(",", image.shape)})");
         if (flow.dim() != 4 || flow.shape[1] != 3) throw new ArgumentException($"flow must be (B,3,H,W), got ({string.Join(",", flow.shape)})");
+        if (outputSize is { } o && (o.Height < 1 || o.Width < 1)) throw new ArgumentException($"output size must be positive, got {o.Height}x{o.Width}");
         using var scope = NewDisposeScope();
-        long h = image.shape[2], w = image.shape[3];
+        var (h, w) = outputSize ?? (image.shape[2], image.shape[3]);
         var img = ResizeTo(image, Config.Resolution, Config.Resolution);
         var flo = ResizeTo(flow, Config.Resolution, Config.Resolution);
         var dtype = Precision.DType();

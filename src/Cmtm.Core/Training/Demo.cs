@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using Cmtm.Data.Sampling;
+using Cmtm.Data.Datasets;
 using Cmtm.Data.Synthetic;
 using Cmtm.Flow;
 using Cmtm.Inference;
@@ -76,7 +76,7 @@ public static class Demo
         say("scoring the untrained model and the motion baseline on the held-out videos");
         var untrained = Validation.EvaluateModel(trainer.Model, val);
         rows.Add(Row("CMTM-b0, untrained (random init)", "synthetic held-out", untrained));
-        var motion = Validation.Evaluate(val, f => Validation.MotionThreshold(RgbImage.Load(f.Flow)));
+        var motion = Validation.EvaluateMotionThreshold(val);
         rows.Add(Row("motion-magnitude threshold", "synthetic held-out", motion));
 
         say($"training {o.Arch} at {o.Resolution}px for {train.Epochs * BatchesPerEpoch} steps (batch {o.BatchSize}, Adam lr {o.Lr} cosine, warm-up {o.WarmupSteps})");
@@ -100,7 +100,7 @@ public static class Demo
         else davisNote = "DAVIS skipped: no davis16-val folder with frames found (../shared/data/davis16-val).";
 
         // one held-out clip: masks + overlay video
-        var clip = val[0];
+        var clip = val.Sequences[0];
         var clipDir = Path.Combine(run, "clip-" + clip.Name);
         var frameDir = Path.GetDirectoryName(clip.Frames[0].Image)!;
         var flowDir = Path.GetDirectoryName(clip.Frames[0].Flow)!;
@@ -113,7 +113,7 @@ public static class Demo
         return new DemoResult(run, rows, total.Elapsed, trainTime, tr.Steps, report, davisNote);
     }
 
-    private static DemoRow Row(string method, string data, ValidationResult r) => new(method, data, r.J, r.F, r.JF, r.Sequences.Count);
+    private static DemoRow Row(string method, string data, ValidationResult r) => new(method, data, r.J, r.F, r.JF, r.SequenceCount);
 
     /// <summary>
     /// &lt;CMTM_SHARED&gt;/&lt;relative&gt; when that variable is set (the tests' convention), else walks up from the working
@@ -138,13 +138,13 @@ public static class Demo
             .Where(n => n.Length > 0 && Directory.Exists(Path.Combine(root, "JPEGImages", "480p", n))).Take(o.DavisSequences).ToList();
         if (names.Count == 0) throw new CmtmException(root, "no sequence has frames");
         var flowRoot = Path.Combine(run, "davis-flows");
-        var seqs = new List<ValSequence>();
+        var seqs = new List<SequenceRecord>();
         using var farneback = new FarnebackFlow();
         foreach (var n in names)
         {
             var frames = Directory.GetFiles(Path.Combine(root, "JPEGImages", "480p", n), "*.jpg").Order(StringComparer.Ordinal).Take(o.DavisFrames).ToList();
             say($"DAVIS {n}: Farneback flow for {frames.Count} frames");
-            var list = new List<FrameFiles>();
+            var list = new List<FrameRecord>();
             RgbImage? next = null;
             for (int i = 0; i < frames.Count; i++)
             {
@@ -154,14 +154,15 @@ public static class Demo
                 var stem = Path.GetFileNameWithoutExtension(frames[i]);
                 var flowPath = Path.Combine(flowRoot, n, stem + ".jpg");
                 new RgbImage(ff.Width, ff.Height, FlowColor.ToRgb(ff.Data, ff.Height, ff.Width)).Save(flowPath);
-                list.Add(new FrameFiles(frames[i], flowPath, Path.Combine(root, "Annotations", "480p", n, stem + ".png")));
+                list.Add(new FrameRecord(stem, frames[i], flowPath, Path.Combine(root, "Annotations", "480p", n, stem + ".png")));
                 if (i == frames.Count - 1 || i + 1 >= frames.Count) { } // last frame used backward flow
             }
-            seqs.Add(new ValSequence(n, list));
+            seqs.Add(new SequenceRecord(n, list));
         }
+        var subset = new DatasetRecord("davis16", root, MaskRule.ObjectIds, seqs);
         note = $"DAVIS: {names.Count} sequences ({string.Join(", ", names)}), first {o.DavisFrames} frames each, Farneback flow; first/last frame excluded.";
-        var trained = Validation.EvaluateModel(model, seqs);
-        var motion = Validation.Evaluate(seqs, f => Validation.MotionThreshold(RgbImage.Load(f.Flow)));
+        var trained = Validation.EvaluateModel(model, subset);
+        var motion = Validation.EvaluateMotionThreshold(subset);
         return new[] { Row("CMTM-b0, trained on synthetic only", "DAVIS-16 val subset", trained), Row("motion-magnitude threshold", "DAVIS-16 val subset", motion) };
     }
 

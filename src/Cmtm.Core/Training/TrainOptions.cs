@@ -13,9 +13,10 @@ public sealed record TrainOptions
 {
     public string Arch { get; init; } = "cmtm-b2";
     public int Resolution { get; init; } = 512;
-    /// <summary>"KIND=DIR" or "KIND=DIR:SHARE", KIND in davis|ytvos|duts|synth.</summary>
+    /// <summary>"KIND=DIR" or "KIND=DIR:SHARE", KIND in davis|ytvos|duts|synth, each optionally followed by ",flows=FLOWDIR"
+    /// (the dataset's flow images in FLOWDIR, in the dataset's layout; see <see cref="DatasetSpec"/>).</summary>
     public List<string> Train { get; init; } = new();
-    /// <summary>DAVIS-layout validation root (ImageSets/2016/val.txt), or null for no validation.</summary>
+    /// <summary>DAVIS-layout validation root (ImageSets/2016/val.txt), optionally followed by ",flows=FLOWDIR", or null for no validation.</summary>
     public string? Val { get; init; }
     /// <summary>Use only the first N validation sequences (0 = all).</summary>
     public int ValSequences { get; init; }
@@ -52,6 +53,14 @@ public sealed record TrainOptions
     public double CropScale { get; init; } = 1.0;
     /// <summary>Colour jitter of the frame: brightness, contrast and saturation factors in 1 ± this (0 = none, official).</summary>
     public double ColorJitter { get; init; }
+
+    /// <summary>Optimisation steps per epoch (the last batch may be smaller).</summary>
+    [JsonIgnore]
+    public int BatchesPerEpoch => (SamplesPerEpoch + BatchSize - 1) / BatchSize;
+
+    /// <summary>Optimisation steps of the whole run; the length of the cosine schedule.</summary>
+    [JsonIgnore]
+    public long TotalSteps => (long)Epochs * BatchesPerEpoch;
 
     /// <summary>The augmentation these options ask for.</summary>
     public Augmentation Augmentation() => new(CropScale, ColorJitter);
@@ -90,6 +99,8 @@ public sealed record TrainOptions
     public void Validate()
     {
         if (Train.Count == 0) throw new CmtmException("--train", "at least one training dataset (KIND=DIR) is required");
+        foreach (var spec in Train) TrainingSource.ParseSpec(spec);
+        if (Val != null) DatasetSpec.SplitFlows(Val, "--val");
         if (Epochs < 1) throw new CmtmException("--epochs", $"{Epochs} must be at least 1");
         if (SamplesPerEpoch < 1) throw new CmtmException("--samples-per-epoch", $"{SamplesPerEpoch} must be at least 1");
         if (BatchSize < 1) throw new CmtmException("--batch-size", $"{BatchSize} must be at least 1");

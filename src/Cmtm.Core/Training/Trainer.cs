@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Cmtm.Data.Datasets;
 using Cmtm.Data.Sampling;
 using Cmtm.IO;
 using Cmtm.IO.Checkpoints;
@@ -30,9 +31,13 @@ public sealed record TrainResult(string RunDir, int CompletedEpochs, long Steps,
 /// <summary>
 /// The training loop of the official code (reference-spec section 4) with resumable, atomic checkpoints: per epoch,
 /// SamplesPerEpoch samples drawn by <see cref="TrainSampler"/>, one <see cref="TrainStep.Run"/> per batch (Adam over all
-/// parameters), validation every ValEvery epochs (DAVIS 2016 J&amp;F), checkpoints `last` (every epoch and on stop),
-/// `best` (model only, when validation J&amp;F improves) and `epoch_NNNN` (model only, every SaveEvery epochs).
+/// parameters), validation every ValEvery epochs (DAVIS 2016 J&amp;F by <see cref="Validation"/>, the masks of the latest
+/// one in `val-results/`), checkpoints `last` (every epoch and on stop), `best` (model only, when validation J&amp;F
+/// improves) and `epoch_NNNN` (model only, every SaveEvery epochs).
 /// A fixed seed gives the same weights on the CPU; a resumed run ends with the same weights as an uninterrupted one.
+/// The validation set is opened (and every frame's image, flow and annotation checked) before training starts; a
+/// validation that still fails later (an unreadable file, out of memory) is reported in one line and recorded as NaN,
+/// and training goes on: a run of hours is not lost to its scoring, and its checkpoints stay resumable.
 /// </summary>
 public sealed class Trainer : IDisposable
 {
@@ -42,7 +47,7 @@ public sealed class Trainer : IDisposable
     public TrainSampler Sampler { get; }
     public Device Device { get; }
     public string RunDir { get; }
-    private readonly IReadOnlyList<ValSequence>? val;
+    private readonly DatasetRecord? val;
     private readonly RunLog log;
     private TrainProgressState state = new();
 
@@ -58,12 +63,15 @@ public sealed class Trainer : IDisposable
         TrainStep.PrepareCpuBackend(Device);
         RunDir = Path.GetFullPath(options.Out);
 
-        var sources = options.Train.Select(spec =>
+        var sources = options.Train.Select(spec => TrainingSource.Open(TrainingSource.ParseSpec(spec))).ToList();
+        if (options.Val != null)
         {
-            var (kind, dir, share) = TrainingSource.ParseSpec(spec);
-            return TrainingSource.Open(kind, dir, share);
-        }).ToList();
-        if (options.Val != null) val = Validation.OpenDavis(options.Val, "val", options.ValSequences);
+            var (valRoot, valFlows) = DatasetSpec.SplitFlows(options.Val, "--val");
+            val = Validation.OpenDavis(valRoot, "val", options.ValSequences, valFlows);
+            if (val.SkippedSequences.Count > 0)
+                reporter?.Message($"validation: {val.SkippedSequences.Count} listed sequence(s) have no frames in {valRoot} and are not scored ({string.Join(", ", val.SkippedSequences)})");
+            reporter?.Message($"validation: {val.Sequences.Count} sequence(s), {val.FrameCount} frames ({string.Join(", ", val.Sequences.Select(q => q.Name))})");
+        }
 
         bool hasLast = File.Exists(TrainCheckpoint.StatePath(RunDir, "last"));
         if (hasLast && !options.Resume)
@@ -76,7 +84,7 @@ public sealed class Trainer : IDisposable
         Model.to(Device);
         if (options.Init != null && !options.Resume) InitWeights(options.Init, reporter);
         Optimizer = torch.optim.Adam(Model.parameters(), options.Lr, options.Beta1, options.Beta2, options.Eps);
-        Schedule = new LrSchedule(options.LrSchedule, options.Lr, (long)options.Epochs * BatchesPerEpoch, options.WarmupSteps);
+        Schedule = new LrSchedule(options.LrSchedule, options.Lr, options.TotalSteps, options.WarmupSteps);
         Sampler = new TrainSampler(sources, options.Resolution, new TrainRng(options.Seed), options.CacheData, options.Augmentation());
         log = new RunLog(RunDir);
         if (options.Resume)
@@ -119,7 +127,7 @@ public sealed class Trainer : IDisposable
     /// <summary>The learning rate of every step (a function of the global step, so resuming needs no extra state).</summary>
     public LrSchedule Schedule { get; }
 
-    public int BatchesPerEpoch => (Options.SamplesPerEpoch + Options.BatchSize - 1) / Options.BatchSize;
+    public int BatchesPerEpoch => Options.BatchesPerEpoch;
 
     public TrainResult Run(CancellationToken cancel = default, ITrainReporter? reporter = null)
     {
@@ -129,13 +137,23 @@ public sealed class Trainer : IDisposable
         AtomicFile.WriteAllText(Path.Combine(RunDir, "config.json"), Options.ToJson());
         var total = Stopwatch.StartNew();
         var rate = Stopwatch.StartNew();
-        long stepsThisRun = 0, totalSteps = (long)Options.Epochs * BatchesPerEpoch;
+        long stepsThisRun = 0, totalSteps = Options.TotalSteps;
         bool stopped = false;
         Model.train();
 
         while (state.Epoch < Options.Epochs && !stopped)
         {
             int epoch = state.Epoch + 1;
+            if (cancel.IsCancellationRequested && (state.EpochPosition == 0 || Sampler.RemainingInEpoch == 0))
+            {
+                // a stop at an epoch boundary (Ctrl-C during the last step or the validation of an epoch): drawing the
+                // next epoch's plan would advance the sampler's RNG past what `last` records, and the resumed run would
+                // draw another plan than an uninterrupted one
+                stopped = true;
+                SaveLast();
+                reporter?.Message($"stopped after epoch {state.Epoch}, step {state.Step}; wrote {TrainCheckpoint.ModelPath(RunDir, "last")}");
+                break;
+            }
             var epochClock = Stopwatch.StartNew();
             if (state.EpochPosition == 0 || Sampler.RemainingInEpoch == 0)
             {
@@ -176,9 +194,8 @@ public sealed class Trainer : IDisposable
             bool best = false;
             if (val != null && (epoch % Options.ValEvery == 0 || epoch == Options.Epochs))
             {
-                v = Validation.EvaluateModel(Model, val, Device);
-                Model.train();
-                if (v.JF > state.BestScore)
+                v = Validate(epoch, reporter, cancel);
+                if (v != null && v.JF > state.BestScore)
                 {
                     best = true;
                     state = state with { BestScore = v.JF, BestEpoch = epoch };
@@ -196,6 +213,30 @@ public sealed class Trainer : IDisposable
         var plots = log.Plot();
         return new TrainResult(RunDir, state.Epoch, state.Step, stopped, state.BestScore, state.BestEpoch, log.Records.ToList(), total.Elapsed, plots);
     }
+
+    /// <summary>
+    /// Validation of the model after <paramref name="epoch"/>; null (reported in one line) when it fails or when a stop
+    /// (Ctrl-C) interrupts it: the epoch's checkpoint is then saved at once with NaN for its validation.
+    /// </summary>
+    private ValidationResult? Validate(int epoch, ITrainReporter? reporter, CancellationToken cancel)
+    {
+        try { return Validation.EvaluateModel(Model, val!, Device, Path.Combine(RunDir, "val-results"), cancel); }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+            reporter?.Message($"validation after epoch {epoch} interrupted by the stop, recorded as NaN");
+            return null;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            reporter?.Message($"validation after epoch {epoch} failed, recorded as NaN; training goes on: {(e is CmtmException ? e.Message : $"{e.GetType().Name}: {e.Message}")}");
+            ValidationFailures++;
+            return null;
+        }
+        finally { Model.train(); }
+    }
+
+    /// <summary>How many validations failed in this process (each reported and recorded as NaN).</summary>
+    public int ValidationFailures { get; private set; }
 
     private void SaveLast()
     {

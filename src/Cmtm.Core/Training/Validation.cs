@@ -1,4 +1,4 @@
-using Cmtm.Data.Sampling;
+using Cmtm.Data.Datasets;
 using Cmtm.Evaluation;
 using Cmtm.Inference;
 using Cmtm.IO;
@@ -7,89 +7,98 @@ using static TorchSharp.torch;
 
 namespace Cmtm.Training;
 
-/// <summary>Per-sequence scores (means over the evaluated frames).</summary>
-public sealed record SequenceScore(string Name, int Frames, double J, double F);
-
-/// <summary>A DAVIS-2016-protocol result: J and F per sequence and their means; JF = (J + F) / 2.</summary>
-public sealed record ValidationResult(IReadOnlyList<SequenceScore> Sequences)
+/// <summary>A validation result: the DAVIS-2016-protocol report of <see cref="Evaluator"/> and its headline numbers.</summary>
+public sealed record ValidationResult(EvaluationReport Report)
 {
-    public double J => Sequences.Count == 0 ? double.NaN : Sequences.Average(s => s.J);
-    public double F => Sequences.Count == 0 ? double.NaN : Sequences.Average(s => s.F);
-    public double JF => (J + F) / 2;
+    /// <summary>J-Mean: the mean over sequences of each sequence's mean IoU (first and last frame excluded).</summary>
+    public double J => Report.Overall["J-Mean"];
+    /// <summary>F-Mean, likewise for the boundary F-measure.</summary>
+    public double F => Report.Overall["F-Mean"];
+    /// <summary>J&amp;F-Mean = (J + F) / 2.</summary>
+    public double JF => Report.Overall["J&F-Mean"];
+    /// <summary>How many sequences were scored.</summary>
+    public int SequenceCount => Report.Sequences.Count;
 }
 
-/// <summary>One validation sequence on disk: frames, flow images, annotations (paired by file stem).</summary>
-public sealed record ValSequence(string Name, IReadOnlyList<FrameFiles> Frames);
-
 /// <summary>
-/// Validation as the official trainer: the model in eval mode with batch 1 (no masking, no DropPath), every frame
-/// predicted at its own size (the model resizes to its resolution and back), J and F per frame with the first and
-/// last frames excluded, mean per sequence, mean over sequences, J&amp;F = (J + F) / 2.
+/// Validation as the official trainer, done by the evaluation library: the model in eval mode with batch 1 (no masking,
+/// no DropPath) runs over a DAVIS-layout split exactly as <c>cmtm evaluate --weights</c> does
+/// (<see cref="ModelEvaluation"/>: the same dataset reading, flows, masks at the annotation's size, results folder) and
+/// <see cref="Evaluator"/> scores it with the DAVIS-2016 protocol (J and F per frame, first and last frame of each
+/// sequence excluded, mean per sequence, mean over sequences, J&amp;F = (J + F) / 2).
 /// </summary>
 public static class Validation
 {
-    /// <summary>Reads a DAVIS-layout split (ImageSets/2016/{split}.txt); sequences without frames on disk are skipped.</summary>
-    public static List<ValSequence> OpenDavis(string root, string split = "val", int maxSequences = 0)
+    /// <summary>
+    /// Opens a DAVIS-layout split (ImageSets/2016/{split}.txt) as <c>cmtm evaluate --weights</c> does
+    /// (<see cref="ModelEvaluation.LoadDataset"/>): every frame must have its image, flow and annotation; listed sequences
+    /// without frames on disk are left out (<see cref="DatasetRecord.SkippedSequences"/>). <paramref name="flows"/>: a
+    /// folder holding the split's flow images in the dataset's layout (null = the dataset's own JPEGFlows);
+    /// <paramref name="maxSequences"/> &gt; 0 keeps the first N sequences that have frames.
+    /// </summary>
+    public static DatasetRecord OpenDavis(string root, string split = "val", int maxSequences = 0, string? flows = null)
     {
-        var list = TrainingSource.Open(SourceKind.Davis, root, split: split).Videos;
-        var names = File.ReadAllLines(Path.Combine(root, "ImageSets", "2016", split + ".txt")).Select(l => l.Trim()).Where(l => l.Length > 0).ToList();
-        var seqs = list.Select((v, i) => new ValSequence(names[i], v)).ToList();
-        return maxSequences > 0 ? seqs.Take(maxSequences).ToList() : seqs;
+        var ds = ModelEvaluation.LoadDataset(DatasetKind.Davis16, root, DatasetFlows.FromDataset(flows), split);
+        return maxSequences > 0 && ds.Sequences.Count > maxSequences ? ds with { Sequences = ds.Sequences.Take(maxSequences).ToList() } : ds;
     }
 
-    /// <summary>Binary ground truth of an annotation (palette ids: nonzero and not 255 -&gt; 1).</summary>
-    public static BinaryMask ReadGroundTruth(string path) => PngMask.Read(path, MaskRule.ObjectIds);
-
-    /// <summary>2016 protocol scores of any per-frame predictor (frame files -&gt; binary mask at the frame size).</summary>
-    public static ValidationResult Evaluate(IReadOnlyList<ValSequence> sequences, Func<FrameFiles, byte[]> predict, Action<int, int>? progress = null)
-    {
-        var scores = new List<SequenceScore>();
-        int done = 0, total = sequences.Sum(s => Math.Max(0, s.Frames.Count - 2));
-        foreach (var seq in sequences)
-        {
-            var js = new List<double>(); var fs = new List<double>();
-            for (int i = 1; i < seq.Frames.Count - 1; i++) // first and last frame excluded
-            {
-                var gt = ReadGroundTruth(seq.Frames[i].Mask);
-                var pred = predict(seq.Frames[i]);
-                if (pred.Length != gt.Data.Length) throw new CmtmException(seq.Frames[i].Mask, "prediction size differs from the annotation size");
-                var pm = new BinaryMask(gt.Width, gt.Height, pred);
-                js.Add(DavisMetrics.Iou(gt, pm)); fs.Add(DavisMetrics.Boundary(gt, pm).F);
-                progress?.Invoke(++done, total);
-            }
-            if (js.Count > 0) scores.Add(new SequenceScore(seq.Name, js.Count, js.Average(), fs.Average()));
-        }
-        return new ValidationResult(scores);
-    }
-
-    /// <summary>Scores a model (eval mode, batch 1, no grad); restores the previous training mode afterwards.</summary>
-    public static ValidationResult EvaluateModel(VosModel model, IReadOnlyList<ValSequence> sequences, Device? device = null, Action<int, int>? progress = null)
+    /// <summary>
+    /// Scores a model on <paramref name="dataset"/> (whose frames carry their flow images) through
+    /// <see cref="ModelEvaluation.Run"/>, writing the masks to <paramref name="resultsDir"/> (replaced; null = a temporary
+    /// folder, deleted afterwards). The model is lent, not disposed; its training mode is restored afterwards.
+    /// <paramref name="cancel"/> stops it between frames (<see cref="OperationCanceledException"/>).
+    /// </summary>
+    public static ValidationResult EvaluateModel(VosModel model, DatasetRecord dataset, Device? device = null, string? resultsDir = null,
+        CancellationToken cancel = default)
     {
         bool wasTraining = model.training, onednn = Runtime.TorchRuntime.MkldnnEnabled;
+        var dir = resultsDir ?? Path.Combine(Path.GetTempPath(), $"cmtm-val-{Environment.ProcessId}-{Guid.NewGuid():N}");
         try
         {
             Runtime.TorchRuntime.MkldnnEnabled = true; // inference is unaffected by the oneDNN backward fault
-            model.eval();
-            var predictor = new FramePredictorNoDispose(model, device ?? CPU);
-            return Evaluate(sequences, f =>
-            {
-                using var p = predictor.Predict(RgbImage.Load(f.Image), RgbImage.Load(f.Flow));
-                return p.Mask;
-            }, progress);
+            var predictor = new FramePredictor(model, device ?? CPU); // does not own the model
+            var report = ModelEvaluation.Run(dataset, predictor, DatasetFlows.FromDataset(dataset.Flows),
+                new ModelEvaluationOptions { ResultsDir = dir, Overwrite = true, Cancellation = cancel });
+            return new ValidationResult(report);
         }
-        finally { model.train(wasTraining); Runtime.TorchRuntime.MkldnnEnabled = onednn; }
+        finally
+        {
+            model.train(wasTraining);
+            Runtime.TorchRuntime.MkldnnEnabled = onednn;
+            if (resultsDir == null) try { Directory.Delete(dir, recursive: true); } catch (DirectoryNotFoundException) { }
+        }
     }
 
-    /// <summary>FramePredictor owns (disposes) its model; validation must not.</summary>
-    private sealed class FramePredictorNoDispose
-    {
-        private readonly VosModel model; private readonly Device device;
-        public FramePredictorNoDispose(VosModel model, Device device) { this.model = model; this.device = device; }
-        public FramePrediction Predict(RgbImage image, RgbImage flow)
+    /// <summary>
+    /// 2016-protocol scores of any per-frame predictor by <see cref="Evaluator"/>: <paramref name="predict"/> gets a frame
+    /// and its ground truth (for its size) and gives the frame's mask, which must have the ground truth's size (a
+    /// <see cref="CmtmException"/> otherwise). It is called from several threads.
+    /// </summary>
+    public static ValidationResult Evaluate(DatasetRecord dataset, Func<FrameRecord, BinaryMask, BinaryMask> predict, string description = "predictor") =>
+        new(Evaluator.Evaluate(dataset, new DelegateResultsProvider(description, (_, frame, gt) => predict(frame, gt)), EvaluationProtocol.Davis2016));
+
+    /// <summary>
+    /// The motion-magnitude baseline (<see cref="MotionThreshold"/> of each frame's flow image) scored by
+    /// <see cref="Evaluate"/>; a mask smaller than its annotation (half-size frames) is enlarged by nearest neighbour.
+    /// </summary>
+    public static ValidationResult EvaluateMotionThreshold(DatasetRecord dataset) =>
+        Evaluate(dataset, (f, gt) =>
         {
-            var fp = new FramePredictor(model, device); // does not dispose unless Dispose() is called
-            return fp.Predict(image, flow);
+            var flow = RgbImage.Load(f.Flow ?? throw new CmtmException(f.Name, "frame has no flow image"));
+            return ResizeNearest(new BinaryMask(flow.Width, flow.Height, MotionThreshold(flow)), gt.Width, gt.Height);
+        }, "motion-magnitude threshold");
+
+    /// <summary>Nearest-neighbour resize (source pixel floor(x * w / W), as OpenCV's INTER_NEAREST); the mask itself when the size matches.</summary>
+    public static BinaryMask ResizeNearest(BinaryMask m, int width, int height)
+    {
+        if (m.Width == width && m.Height == height) return m;
+        var data = new byte[(long)width * height];
+        for (int y = 0; y < height; y++)
+        {
+            int sy = (int)((long)y * m.Height / height);
+            for (int x = 0; x < width; x++) data[(long)y * width + x] = m.Data[(long)sy * m.Width + (int)((long)x * m.Width / width)];
         }
+        return new BinaryMask(width, height, data);
     }
 
     /// <summary>

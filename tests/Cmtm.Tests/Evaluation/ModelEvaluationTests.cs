@@ -11,21 +11,26 @@ using OpenCvSharp;
 namespace Cmtm.Tests.Evaluation;
 
 /// <summary>
-/// A tiny DAVIS-layout dataset built from real DAVIS 2016 val data: 2 sequences x 4 frames, images and annotations
+/// A tiny DAVIS-layout dataset built from real DAVIS 2016 val data: 2 sequences x 3 frames, images and annotations
 /// downscaled 4x (212x120); 3 frames per sequence so the DAVIS protocol (first and last frame dropped) scores one.
-/// Tests run the fixture CMTM-b0 (random weights) at resolution 64 to stay fast on 2 busy cores.
+/// With <c>halfSizeFrames</c> the images are half the annotations' size (106x60), as the half-size val copies in
+/// ../shared are. Tests run the fixture CMTM-b0 (random weights) at resolution 64 to stay fast on 2 busy cores.
 /// </summary>
 public sealed class TinyDavis : IDisposable
 {
     public static readonly string[] Sequences = ["blackswan", "dog"];
     public const int FramesPerSequence = 3, Width = 212, Height = 120;
+    /// <summary>The size of the images (the annotations are <see cref="Width"/> x <see cref="Height"/>).</summary>
+    public int FrameWidth { get; }
+    public int FrameHeight { get; }
     private readonly Shared.TempDir dir = new();
     public string Root => dir.Path;
     public static string Weights => Shared.Fixture("model", "cmtm_b0_r128.pth");
     public const int Resolution = 64;
 
-    public TinyDavis()
+    public TinyDavis(bool halfSizeFrames = false)
     {
+        (FrameWidth, FrameHeight) = halfSizeFrames ? (Width / 2, Height / 2) : (Width, Height);
         Directory.CreateDirectory(Path.Combine(Root, "ImageSets", "2016"));
         File.WriteAllText(Path.Combine(Root, "ImageSets", "2016", "val.txt"), string.Join("\n", Sequences) + "\n");
         foreach (var seq in Sequences)
@@ -37,7 +42,7 @@ public sealed class TinyDavis : IDisposable
                 var stem = i.ToString("00000");
                 using var src = Cv2.ImRead(Shared.DataPath("davis16-val", "JPEGImages", "480p", seq, stem + ".jpg"), ImreadModes.Color);
                 using var small = new Mat();
-                Cv2.Resize(src, small, new Size(Width, Height), interpolation: InterpolationFlags.Area);
+                Cv2.Resize(src, small, new Size(FrameWidth, FrameHeight), interpolation: InterpolationFlags.Area);
                 Cv2.ImWrite(Path.Combine(img, stem + ".jpg"), small);
                 var gt = PngMask.Read(Shared.DataPath("davis16-val", "Annotations", "480p", seq, stem + ".png"), MaskRule.ObjectIds);
                 using var g = Mat.FromPixelData(gt.Height, gt.Width, MatType.CV_8UC1, gt.Data);
@@ -50,7 +55,8 @@ public sealed class TinyDavis : IDisposable
         }
     }
 
-    /// <summary>Adds root/JPEGFlows/480p/&lt;seq&gt;/%05d.jpg: Farneback flow images of the frames (as `cmtm flow` would).</summary>
+    /// <summary>Adds root/JPEGFlows/480p/&lt;seq&gt;/%05d.jpg: Farneback flow images of the frames (as `cmtm flow` would);
+    /// <paramref name="into"/>: &lt;into&gt;/&lt;seq&gt;/%05d.jpg instead.</summary>
     public void AddFlows(string? into = null)
     {
         using var est = new FarnebackFlow();
@@ -61,6 +67,18 @@ public sealed class TinyDavis : IDisposable
             foreach (var item in FlowSequence.Stream(frames, est))
                 FlowExport.WriteColorImage(Path.Combine(dst, item.Frame.Stem + ".jpg"), item.Flow!, FlowExport.FormatFromPath(".jpg"));
         }
+    }
+
+    /// <summary>The fixture CMTM-b0 at <see cref="Resolution"/>, owned by the predictor.</summary>
+    public static FramePredictor FixturePredictor() =>
+        new(ModelCheckpoint.Load(Weights, resolution: Resolution), ownsModel: true);
+
+    /// <summary>Model-driven evaluation of <paramref name="predictor"/> on this dataset with its own JPEGFlows, results into <paramref name="results"/>.</summary>
+    public EvaluationReport EvaluateWithDatasetFlows(FramePredictor predictor, string results)
+    {
+        var flows = DatasetFlows.FromDataset();
+        var record = ModelEvaluation.LoadDataset(DatasetKind.Davis16, Root, flows);
+        return ModelEvaluation.Run(record, predictor, flows, new ModelEvaluationOptions { ResultsDir = results, Scoring = new EvaluationOptions { MaxParallelism = 1 } });
     }
 
     public void Dispose() => dir.Dispose();
@@ -169,11 +187,9 @@ public class ModelEvaluationTests
         using var ds = new TinyDavis();
         ds.AddFlows();
         using var d = new Shared.TempDir();
-        using var predictor = new FramePredictor(ModelCheckpoint.Load(TinyDavis.Weights, resolution: TinyDavis.Resolution));
-        var flows = DatasetFlows.FromDataset();
-        var record = ModelEvaluation.LoadDataset(DatasetKind.Davis16, ds.Root, flows);
+        using var predictor = TinyDavis.FixturePredictor();
         var results = d.File("res");
-        var report = ModelEvaluation.Run(record, predictor, flows, new ModelEvaluationOptions { ResultsDir = results, Scoring = new EvaluationOptions { MaxParallelism = 1 } });
+        var report = ds.EvaluateWithDatasetFlows(predictor, results);
         Assert.Equal("dataset JPEGFlows", report.Inference!.Flow);
         Assert.Equal(6, report.Inference.Frames);
 
@@ -210,7 +226,7 @@ public class ModelEvaluationTests
                 PngMask.WriteGray(Path.Combine(ann, $"{seq}_{i:000}_gt.png"), gt); // annotation stems differ from image stems
             }
         }
-        using var predictor = new FramePredictor(ModelCheckpoint.Load(TinyDavis.Weights, resolution: TinyDavis.Resolution));
+        using var predictor = TinyDavis.FixturePredictor();
         using var farneback = new FarnebackFlow();
         var flows = DatasetFlows.Estimate(farneback);
         var record = ModelEvaluation.LoadDataset(DatasetKind.Fbms, root, flows);
@@ -243,6 +259,37 @@ public class ModelEvaluationTests
         Assert.Contains(Path.Combine(flowDir, "dog"), err);
         Assert.False(Directory.Exists(results));
         Assert.Equal(["flows"], Directory.GetFileSystemEntries(d.Path).Select(Path.GetFileName));
+    }
+
+    /// <summary>`evaluate --weights --flows DIR`: the dataset's flows from a folder of their own, same layout; the same masks as with the flows inside the dataset.</summary>
+    [Fact]
+    public void FlowsFolderInTheDatasetLayoutGivesTheSameResultsAsTheDatasetsOwnFlows()
+    {
+        using var ds = new TinyDavis();
+        using var d = new Shared.TempDir();
+        var flows = d.File("flows");
+        ds.AddFlows(Path.Combine(flows, "JPEGFlows", "480p"));
+        var (code, stdout, stderr) = Run("evaluate", "--dataset", "davis16", "--root", ds.Root, "--weights", TinyDavis.Weights,
+            "--flows", flows, "--results-out", d.File("outside"), "--resolution", "64", "--json", d.File("outside.json"));
+        Assert.True(code == 0, stderr + stdout);
+        Assert.Contains($"flow dataset JPEGFlows in {flows}", stdout);
+        ds.AddFlows();
+        (code, stdout, stderr) = Run("evaluate", "--dataset", "davis16", "--root", ds.Root, "--weights", TinyDavis.Weights,
+            "--results-out", d.File("inside"), "--resolution", "64");
+        Assert.True(code == 0, stderr + stdout);
+        foreach (var seq in TinyDavis.Sequences)
+            for (var i = 0; i < TinyDavis.FramesPerSequence; i++)
+                Assert.Equal(File.ReadAllBytes(Path.Combine(d.File("inside"), seq, $"{i:00000}.png")), File.ReadAllBytes(Path.Combine(d.File("outside"), seq, $"{i:00000}.png")));
+
+        // a missing flow in that folder names the file and the command; --flows and --flow together are refused
+        File.Delete(Path.Combine(flows, "JPEGFlows", "480p", "dog", "00002.jpg"));
+        (code, _, stderr) = Run("evaluate", "--dataset", "davis16", "--root", ds.Root, "--weights", TinyDavis.Weights, "--flows", flows, "--results-out", d.File("third"));
+        Assert.Equal(2, code);
+        Assert.Contains(Path.Combine(flows, "JPEGFlows", "480p", "dog", "00002.jpg"), stderr);
+        Assert.Contains($"cmtm flow --dataset davis16 --root {ds.Root} --flows {flows}", stderr);
+        (code, _, stderr) = Run("evaluate", "--dataset", "davis16", "--root", ds.Root, "--weights", TinyDavis.Weights, "--flows", flows, "--flow", "farneback", "--results-out", d.File("third"));
+        Assert.Equal(2, code);
+        Assert.Contains("not both", stderr);
     }
 
     [Fact]

@@ -69,7 +69,7 @@ public class SegmenterMemoryTests(ITestOutputHelper output)
         WriteSyntheticVideo(video);
         var source = FrameSources.Open(video);
         // A random-weight CMTM-b0 at the smallest resolution: the test is about the pipeline, not the weights.
-        using var predictor = new FramePredictor(new VosModel(ModelConfig.Parse("cmtm-b0", 32)));
+        using var predictor = new FramePredictor(new VosModel(ModelConfig.Parse("cmtm-b0", 32)), ownsModel: true);
         using var flow = new FarnebackFlow();
         var sampler = new Sampler([50, 125, 200]);
         var sw = Stopwatch.StartNew();

@@ -23,15 +23,21 @@ public static class DatasetReader
         _ => throw new CmtmException(name, "unknown dataset (expected davis16, fbms, yto, lvd, ytvos18 or dutsv2)"),
     };
 
-    /// <summary>Loads any supported dataset; <paramref name="split"/> is used by DAVIS only.</summary>
-    public static DatasetRecord Load(DatasetKind kind, string root, DatasetParts required, string split = "val") => kind switch
+    /// <summary>
+    /// Loads any supported dataset; <paramref name="split"/> is used by DAVIS only. <paramref name="flows"/>: a folder
+    /// holding the dataset's flow images in the dataset's own layout (<see cref="FlowRoot"/>), null = inside
+    /// <paramref name="root"/>. <paramref name="skipSequencesWithoutImages"/> (DAVIS): listed sequences without an image
+    /// folder are left out (<see cref="DatasetRecord.SkippedSequences"/>) instead of being an error.
+    /// </summary>
+    public static DatasetRecord Load(DatasetKind kind, string root, DatasetParts required, string split = "val", string? flows = null,
+        bool skipSequencesWithoutImages = false) => kind switch
     {
-        DatasetKind.Davis16 => Davis(root, split, required),
-        DatasetKind.Fbms => Fbms(root, required),
-        DatasetKind.YouTubeObjects => YouTubeObjects(root, required),
-        DatasetKind.LongVideos => LongVideos(root, required),
-        DatasetKind.YouTubeVos18 => YouTubeVos18(root, required),
-        DatasetKind.Dutsv2 => Dutsv2(root, required),
+        DatasetKind.Davis16 => Davis(root, split, required, flows: flows, skipSequencesWithoutImages: skipSequencesWithoutImages),
+        DatasetKind.Fbms => Fbms(root, required, flows),
+        DatasetKind.YouTubeObjects => YouTubeObjects(root, required, flows),
+        DatasetKind.LongVideos => LongVideos(root, required, flows),
+        DatasetKind.YouTubeVos18 => YouTubeVos18(root, required, flows),
+        DatasetKind.Dutsv2 => Dutsv2(root, required, flows),
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 
@@ -40,9 +46,12 @@ public static class DatasetReader
     /// name per line), root/{JPEGImages,JPEGFlows}/480p/&lt;seq&gt;/%05d.jpg, root/Annotations/480p/&lt;seq&gt;/%05d.png.
     /// Frames are listed from JPEGImages when images are required (as the official test loader), otherwise from
     /// Annotations; the other parts are matched by file stem. Annotations: palette object ids (255 = void) or
-    /// grayscale 0/255, nonzero -> foreground (<see cref="MaskRule.ObjectIds"/>).
+    /// grayscale 0/255, nonzero -> foreground (<see cref="MaskRule.ObjectIds"/>). Flows come from
+    /// <see cref="FlowRoot"/>; with <paramref name="skipSequencesWithoutImages"/> (and images required) a listed sequence
+    /// without a JPEGImages folder is left out and named in <see cref="DatasetRecord.SkippedSequences"/>.
     /// </summary>
-    public static DatasetRecord Davis(string root, string split = "val", DatasetParts required = DatasetParts.Annotations, string year = "2016")
+    public static DatasetRecord Davis(string root, string split = "val", DatasetParts required = DatasetParts.Annotations, string year = "2016",
+        string? flows = null, bool skipSequencesWithoutImages = false)
     {
         RequireRoot(root, "DAVIS");
         var list = Path.Combine(root, "ImageSets", year, split + ".txt");
@@ -60,15 +69,18 @@ public static class DatasetReader
         if (names.Count == 0) throw new CmtmException(list, "lists no sequences");
         names.Sort(StringComparer.Ordinal);
 
-        var parts = new PartDirs(
-            Path.Combine(root, "JPEGImages", "480p"),
-            Path.Combine(root, "JPEGFlows", "480p"),
-            Path.Combine(root, "Annotations", "480p"));
+        var parts = Parts(DatasetKind.Davis16, root, flows);
         parts.RequireTopLevel(required, "DAVIS");
         var sequences = new List<SequenceRecord>();
+        var skipped = new List<string>();
+        bool skip = skipSequencesWithoutImages && required.HasFlag(DatasetParts.Images);
         foreach (var seq in names)
+        {
+            if (skip && !Directory.Exists(SeqDir(parts.Images, seq))) { skipped.Add(seq); continue; }
             sequences.Add(MatchByStem(seq, parts, required, listFrom: required.HasFlag(DatasetParts.Images) ? DatasetParts.Images : DatasetParts.Annotations));
-        return new DatasetRecord("davis16", root, MaskRule.ObjectIds, sequences);
+        }
+        if (sequences.Count == 0) throw new CmtmException(parts.Images, $"none of the {names.Count} sequences of {list} has a frames folder here");
+        return new DatasetRecord("davis16", root, MaskRule.ObjectIds, sequences) { SkippedSequences = skipped, Flows = flows };
     }
 
     /// <summary>
@@ -76,21 +88,21 @@ public static class DatasetReader
     /// masks are paired by sorted order (the official loader), so present parts must have equal counts.
     /// Masks: grayscale &gt; 0.5 (<see cref="MaskRule.Luminance"/>).
     /// </summary>
-    public static DatasetRecord Fbms(string root, DatasetParts required = DatasetParts.Annotations) =>
-        FlatVideoSet("fbms", root, required, MaskRule.Luminance);
+    public static DatasetRecord Fbms(string root, DatasetParts required = DatasetParts.Annotations, string? flows = null) =>
+        FlatVideoSet(DatasetKind.Fbms, root, required, MaskRule.Luminance, flows);
 
     /// <summary>Long-Videos: root/{JPEGImages,JPEGFlows,Annotations}/&lt;seq&gt;/, paired by sorted order; palette masks, nonzero -> 1.</summary>
-    public static DatasetRecord LongVideos(string root, DatasetParts required = DatasetParts.Annotations) =>
-        FlatVideoSet("lvd", root, required, MaskRule.ObjectIds);
+    public static DatasetRecord LongVideos(string root, DatasetParts required = DatasetParts.Annotations, string? flows = null) =>
+        FlatVideoSet(DatasetKind.LongVideos, root, required, MaskRule.ObjectIds, flows);
 
     /// <summary>
     /// YouTube-Objects: root/{JPEGImages,JPEGFlows,Annotations}/&lt;class&gt;/&lt;video&gt;/, paired by sorted order;
     /// sequence names are "class/video" with <see cref="SequenceRecord.Category"/> = class; masks grayscale &gt; 0.5.
     /// </summary>
-    public static DatasetRecord YouTubeObjects(string root, DatasetParts required = DatasetParts.Annotations)
+    public static DatasetRecord YouTubeObjects(string root, DatasetParts required = DatasetParts.Annotations, string? flows = null)
     {
         RequireRoot(root, "YouTube-Objects");
-        var parts = new PartDirs(Path.Combine(root, "JPEGImages"), Path.Combine(root, "JPEGFlows"), Path.Combine(root, "Annotations"));
+        var parts = Parts(DatasetKind.YouTubeObjects, root, flows);
         parts.RequireTopLevel(required, "YouTube-Objects (root/{JPEGImages,JPEGFlows,Annotations}/<class>/<video>/)");
         var listDir = parts.ListingDir(required);
         var sequences = new List<SequenceRecord>();
@@ -98,7 +110,7 @@ public static class DatasetReader
             foreach (var video in SubDirs(Path.Combine(listDir, cls)))
                 sequences.Add(PairBySortedOrder(cls + "/" + video, parts, required) with { Category = cls });
         if (sequences.Count == 0) throw new CmtmException(listDir, "contains no <class>/<video> folders");
-        return new DatasetRecord("yto", root, MaskRule.Luminance, sequences);
+        return new DatasetRecord("yto", root, MaskRule.Luminance, sequences) { Flows = flows };
     }
 
     /// <summary>
@@ -106,11 +118,10 @@ public static class DatasetReader
     /// video list is root/ImageSets/train.txt when present, otherwise the folders of train/JPEGImages (or
     /// Annotations). Palette masks, nonzero (and not 255) -> 1.
     /// </summary>
-    public static DatasetRecord YouTubeVos18(string root, DatasetParts required = DatasetParts.All)
+    public static DatasetRecord YouTubeVos18(string root, DatasetParts required = DatasetParts.All, string? flows = null)
     {
         RequireRoot(root, "YouTube-VOS 2018");
-        var train = Path.Combine(root, "train");
-        var parts = new PartDirs(Path.Combine(train, "JPEGImages"), Path.Combine(train, "JPEGFlows"), Path.Combine(train, "Annotations"));
+        var parts = Parts(DatasetKind.YouTubeVos18, root, flows);
         parts.RequireTopLevel(required, "YouTube-VOS 2018 (root/train/{JPEGImages,JPEGFlows,Annotations}/<video>/)");
         var list = Path.Combine(root, "ImageSets", "train.txt");
         List<string> names;
@@ -122,20 +133,20 @@ public static class DatasetReader
         else names = SubDirs(parts.ListingDir(required)).ToList();
         var sequences = names.Select(n => PairBySortedOrder(n, parts, required)).ToList();
         if (sequences.Count == 0) throw new CmtmException(parts.ListingDir(required), "contains no video folders");
-        return new DatasetRecord("ytvos18", root, MaskRule.ObjectIds, sequences);
+        return new DatasetRecord("ytvos18", root, MaskRule.ObjectIds, sequences) { Flows = flows };
     }
 
     /// <summary>
     /// DUTSv2: root/{JPEGImages,JPEGFlows,Annotations}/ flat folders paired by sorted order, returned as a single
     /// sequence named "DUTSv2". Masks grayscale &gt; 0.5.
     /// </summary>
-    public static DatasetRecord Dutsv2(string root, DatasetParts required = DatasetParts.All)
+    public static DatasetRecord Dutsv2(string root, DatasetParts required = DatasetParts.All, string? flows = null)
     {
         RequireRoot(root, "DUTSv2");
-        var parts = new PartDirs(Path.Combine(root, "JPEGImages"), Path.Combine(root, "JPEGFlows"), Path.Combine(root, "Annotations"));
+        var parts = Parts(DatasetKind.Dutsv2, root, flows);
         parts.RequireTopLevel(required, "DUTSv2 (root/{JPEGImages,JPEGFlows,Annotations}/ flat)");
         var seq = PairBySortedOrder("", parts, required) with { Name = "DUTSv2" };
-        return new DatasetRecord("dutsv2", root, MaskRule.Luminance, [seq]);
+        return new DatasetRecord("dutsv2", root, MaskRule.Luminance, [seq]) { Flows = flows };
     }
 
     /// <summary>
@@ -159,18 +170,48 @@ public static class DatasetReader
         };
     }
 
+    /// <summary>
+    /// The folder that holds a dataset's flow images: the kind's flow folder (<see cref="PartRoot"/>: DAVIS
+    /// JPEGFlows/480p, YouTube-VOS train/JPEGFlows, the others JPEGFlows) under <paramref name="flows"/> when the flows
+    /// are kept apart from the dataset (<c>--flows DIR</c>, e.g. beside a read-only dataset), else under
+    /// <paramref name="root"/>. The one place that decides where a dataset frame's flow image is: the readers here (and so
+    /// training sources, validation and model-driven evaluation) and <c>cmtm flow --dataset</c> all go through it.
+    /// </summary>
+    public static string FlowRoot(DatasetKind kind, string root, string? flows) => PartRoot(kind, flows ?? root, DatasetParts.Flows);
+
+    /// <summary>How to compute a dataset's missing flow images (the `cmtm flow --dataset` command), or null for DUTSv2.</summary>
+    public static string? FlowCommandHint(DatasetKind kind, string root, string? flows)
+    {
+        if (kind == DatasetKind.Dutsv2) return null; // simulated from depth (FakeFlow), not estimated
+        var name = kind switch
+        {
+            DatasetKind.Davis16 => "davis16", DatasetKind.Fbms => "fbms", DatasetKind.YouTubeObjects => "yto",
+            DatasetKind.LongVideos => "lvd", _ => "ytvos",
+        };
+        var command = $"cmtm flow --dataset {name} --root {Quote(root)}";
+        return flows != null
+            ? $"compute them with `{command} --flows {Quote(flows)}`"
+            : $"compute them with `{command} --flows DIR` and pass that folder as the dataset's flows (or without --flows to write them into the dataset)";
+    }
+
+    private static string Quote(string path) => path.Contains(' ') ? $"'{path}'" : path;
+
     // ------------------------------------------------------------------ helpers
 
-    private static DatasetRecord FlatVideoSet(string kind, string root, DatasetParts required, MaskRule rule)
+    private static PartDirs Parts(DatasetKind kind, string root, string? flows) =>
+        new(PartRoot(kind, root, DatasetParts.Images), FlowRoot(kind, root, flows), PartRoot(kind, root, DatasetParts.Annotations),
+            FlowCommandHint(kind, root, flows));
+
+    private static DatasetRecord FlatVideoSet(DatasetKind kind, string root, DatasetParts required, MaskRule rule, string? flows)
     {
-        var label = kind == "fbms" ? "FBMS" : "Long-Videos";
+        var label = kind == DatasetKind.Fbms ? "FBMS" : "Long-Videos";
         RequireRoot(root, label);
-        var parts = new PartDirs(Path.Combine(root, "JPEGImages"), Path.Combine(root, "JPEGFlows"), Path.Combine(root, "Annotations"));
+        var parts = Parts(kind, root, flows);
         parts.RequireTopLevel(required, $"{label} (root/{{JPEGImages,JPEGFlows,Annotations}}/<sequence>/)");
         var listDir = parts.ListingDir(required);
         var sequences = SubDirs(listDir).Select(s => PairBySortedOrder(s, parts, required)).ToList();
         if (sequences.Count == 0) throw new CmtmException(listDir, "contains no sequence folders");
-        return new DatasetRecord(kind, root, rule, sequences);
+        return new DatasetRecord(kind == DatasetKind.Fbms ? "fbms" : "lvd", root, rule, sequences) { Flows = flows };
     }
 
     private static void RequireRoot(string root, string what)
@@ -191,8 +232,12 @@ public static class DatasetReader
     private static string SeqDir(string partDir, string seq) =>
         seq.Length == 0 ? partDir : Path.Combine([partDir, .. seq.Split('/')]);
 
-    private sealed record PartDirs(string Images, string Flows, string Annotations)
+    /// <param name="FlowHint">appended to every problem with the flows (<see cref="FlowCommandHint"/>).</param>
+    private sealed record PartDirs(string Images, string Flows, string Annotations, string? FlowHint)
     {
+        /// <summary>A problem with one part, with the flow hint when the part is the flows.</summary>
+        public string Problem(DatasetParts part, string text) => part == DatasetParts.Flows && FlowHint != null ? $"{text}; {FlowHint}" : text;
+
         public IEnumerable<(DatasetParts Part, string Dir, string[] Ext)> All()
         {
             yield return (DatasetParts.Images, Images, ImageExtensions);
@@ -206,7 +251,7 @@ public static class DatasetReader
                 throw new ArgumentException("at least one dataset part must be required");
             foreach (var (part, dir, _) in All())
                 if (required.HasFlag(part) && !Directory.Exists(dir))
-                    throw new CmtmException(dir, $"missing {PartName(part)} folder (layout: {layout})");
+                    throw new CmtmException(dir, Problem(part, $"missing {PartName(part)} folder (layout: {layout})"));
         }
 
         /// <summary>The folder whose sub-folders define the sequences: images if required, else annotations, else flows.</summary>
@@ -229,7 +274,7 @@ public static class DatasetReader
         {
             var sd = SeqDir(dir, seq);
             if (required.HasFlag(part) && !Directory.Exists(sd))
-                throw new CmtmException(sd, $"missing {PartName(part)} folder of sequence '{seq}'");
+                throw new CmtmException(sd, parts.Problem(part, $"missing {PartName(part)} folder of sequence '{seq}'"));
             var byStem = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var f in ListFiles(sd, ext)) byStem.TryAdd(Path.GetFileNameWithoutExtension(f), f);
             files[part] = byStem;
@@ -251,7 +296,7 @@ public static class DatasetReader
                         DatasetParts.Flows => (parts.Flows, ".jpg"),
                         _ => (parts.Annotations, ".png"),
                     };
-                    throw new CmtmException(Path.Combine(SeqDir(dir, seq), stem + ext), $"missing {PartName(p)} of frame {stem} of sequence '{seq}'");
+                    throw new CmtmException(Path.Combine(SeqDir(dir, seq), stem + ext), parts.Problem(p, $"missing {PartName(p)} of frame {stem} of sequence '{seq}'"));
                 }
                 return null;
             }
@@ -268,10 +313,10 @@ public static class DatasetReader
         {
             var sd = SeqDir(dir, seq);
             if (required.HasFlag(part) && !Directory.Exists(sd))
-                throw new CmtmException(sd, $"missing {PartName(part)} folder{(seq.Length > 0 ? $" of sequence '{seq}'" : "")}");
+                throw new CmtmException(sd, parts.Problem(part, $"missing {PartName(part)} folder{(seq.Length > 0 ? $" of sequence '{seq}'" : "")}"));
             var files = ListFiles(sd, ext);
             if (required.HasFlag(part) && files.Length == 0)
-                throw new CmtmException(sd, $"contains no {PartName(part)} files ({string.Join("/", ext)})");
+                throw new CmtmException(sd, parts.Problem(part, $"contains no {PartName(part)} files ({string.Join("/", ext)})"));
             lists[part] = files;
         }
         // The reference count is that of the first required part; required parts must match it exactly;
@@ -282,8 +327,8 @@ public static class DatasetReader
         {
             if (part == reference || !required.HasFlag(part)) continue;
             if (lists[part].Length != n)
-                throw new CmtmException(SeqDir(dir, seq),
-                    $"has {lists[part].Length} {PartName(part)} files but {SeqDir(parts.All().First(a => a.Part == reference).Dir, seq)} has {n} (frames are paired by sorted order, so the counts must be equal)");
+                throw new CmtmException(SeqDir(dir, seq), parts.Problem(part,
+                    $"has {lists[part].Length} {PartName(part)} files but {SeqDir(parts.All().First(a => a.Part == reference).Dir, seq)} has {n} (frames are paired by sorted order, so the counts must be equal)"));
         }
         string[]? Use(DatasetParts p) => lists[p].Length == n ? lists[p] : null;
         var img = Use(DatasetParts.Images);

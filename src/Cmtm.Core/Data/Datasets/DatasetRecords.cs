@@ -32,6 +32,12 @@ public sealed record SequenceRecord(string Name, IReadOnlyList<FrameRecord> Fram
 /// </summary>
 public sealed record DatasetRecord(string Kind, string Root, MaskRule AnnotationRule, IReadOnlyList<SequenceRecord> Sequences)
 {
+    /// <summary>Listed sequences left out because they have no frames on disk (DAVIS read with <c>skipSequencesWithoutImages</c>).</summary>
+    public IReadOnlyList<string> SkippedSequences { get; init; } = [];
+
+    /// <summary>The folder the flows were read from when they are kept apart from the dataset (<c>--flows DIR</c>), else null.</summary>
+    public string? Flows { get; init; }
+
     public int FrameCount => Sequences.Sum(s => s.Frames.Count);
     public int AnnotatedFrameCount => Sequences.Sum(s => s.Frames.Count(f => f.Annotation != null));
 }

@@ -1,3 +1,5 @@
+using Cmtm.Data.Datasets;
+
 namespace Cmtm.Data.Sampling;
 
 /// <summary>The training dataset kinds of the official code (synth = our generator's output, DAVIS layout).</summary>
@@ -28,13 +30,14 @@ public sealed record TrainingSource(SourceKind Kind, string Root, IReadOnlyList<
         _ => throw new CmtmException("--train", $"unknown dataset kind '{s}' (expected davis, ytvos, duts or synth)"),
     };
 
-    /// <summary>Parses "KIND=DIR" or "KIND=DIR:SHARE".</summary>
-    public static (SourceKind Kind, string Dir, double? Share) ParseSpec(string spec)
+    /// <summary>Parses "KIND=DIR", "KIND=DIR:SHARE", each optionally followed by ",flows=FLOWDIR" (<see cref="DatasetSpec"/>).</summary>
+    public static TrainingSpec ParseSpec(string spec)
     {
-        int eq = spec.IndexOf('=');
-        if (eq <= 0) throw new CmtmException("--train", $"'{spec}' is not KIND=DIR (kinds: davis, ytvos, duts, synth)");
-        var kind = ParseKind(spec[..eq]);
-        var rest = spec[(eq + 1)..];
+        var (rest, flows) = DatasetSpec.SplitFlows(spec, "--train");
+        int eq = rest.IndexOf('=');
+        if (eq <= 0) throw new CmtmException("--train", $"'{spec}' is not KIND=DIR[:SHARE][,flows=DIR] (kinds: davis, ytvos, duts, synth)");
+        var kind = ParseKind(rest[..eq]);
+        rest = rest[(eq + 1)..];
         double? share = null;
         int colon = rest.LastIndexOf(':');
         if (colon > 0 && double.TryParse(rest[(colon + 1)..], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var sh))
@@ -42,85 +45,60 @@ public sealed record TrainingSource(SourceKind Kind, string Root, IReadOnlyList<
             if (sh <= 0) throw new CmtmException("--train", $"share {sh} in '{spec}' must be positive");
             share = sh; rest = rest[..colon];
         }
-        return (kind, rest, share);
+        return new TrainingSpec(kind, rest, share, flows);
     }
 
-    /// <summary>Reads a dataset's file lists (DAVIS/synth: the 2016 <paramref name="split"/> list).</summary>
-    public static TrainingSource Open(SourceKind kind, string root, double? share = null, string split = "train")
+    /// <summary>Opens a parsed <c>--train</c> spec.</summary>
+    public static TrainingSource Open(TrainingSpec spec) => Open(spec.Kind, spec.Root, spec.Share, flows: spec.Flows);
+
+    /// <summary>
+    /// Reads a dataset's file lists with <see cref="DatasetReader"/> (image, flow and mask of every frame; DAVIS/synth:
+    /// the 2016 <paramref name="split"/> list, sequences in sorted order, parts matched by file stem; YouTube-VOS and
+    /// DUTSv2 paired by sorted order). <paramref name="flows"/>: a folder holding the dataset's flow images in the
+    /// dataset's layout (<see cref="DatasetReader.FlowRoot"/>), null = the dataset's own.
+    /// </summary>
+    public static TrainingSource Open(SourceKind kind, string root, double? share = null, string split = "train", string? flows = null)
     {
         if (!Directory.Exists(root)) throw new CmtmException(root, $"{kind} dataset folder not found");
+        if (flows != null && !Directory.Exists(flows)) throw new CmtmException(flows, $"flow folder of the {kind} dataset {root} not found");
+        static FrameFiles Files(FrameRecord f) => new(f.Image!, f.Flow!, f.Annotation!);
         var videos = kind switch
         {
-            SourceKind.Davis or SourceKind.Synth => OpenDavis(root, split),
-            SourceKind.Ytvos => OpenYtvos(root),
-            SourceKind.Duts => OpenDuts(root),
+            SourceKind.Davis or SourceKind.Synth => DatasetReader.Davis(root, split, DatasetParts.All, flows: flows).Sequences
+                .Select(s => (IReadOnlyList<FrameFiles>)s.Frames.Select(Files).ToList()).ToList(),
+            SourceKind.Ytvos => DatasetReader.YouTubeVos18(root, DatasetParts.All, flows).Sequences
+                .Select(s => (IReadOnlyList<FrameFiles>)s.Frames.Select(Files).ToList()).ToList(),
+            // DUTSv2: each image is one "video"
+            SourceKind.Duts => DatasetReader.Dutsv2(root, DatasetParts.All, flows).Sequences.Single().Frames
+                .Select(f => (IReadOnlyList<FrameFiles>)new[] { Files(f) }).ToList(),
             _ => throw new ArgumentOutOfRangeException(nameof(kind)),
         };
         if (videos.Count == 0) throw new CmtmException(root, $"{kind} dataset has no videos");
         return new TrainingSource(kind, root, videos, share ?? DefaultShare(kind));
     }
+}
 
-    private static string[] ReadList(string path)
+/// <summary>A parsed <c>--train</c> spec: dataset kind, root, epoch share (null = the kind's default) and flow folder (null = the dataset's own).</summary>
+public sealed record TrainingSpec(SourceKind Kind, string Root, double? Share, string? Flows);
+
+/// <summary>
+/// The ",flows=DIR" suffix of a dataset spec (<c>--train davis=ROOT,flows=DIR</c>, <c>--val ROOT,flows=DIR</c>): the
+/// dataset's flow images are read from DIR in the dataset's own layout (<see cref="DatasetReader.FlowRoot"/>) instead of
+/// from the dataset root, so a read-only dataset can be used with flows computed by
+/// <c>cmtm flow --dataset KIND --root ROOT --flows DIR</c>.
+/// </summary>
+public static class DatasetSpec
+{
+    public const string FlowsKey = ",flows=";
+
+    /// <summary>Splits "SPEC,flows=DIR" into (SPEC, DIR); (SPEC, null) without the suffix.</summary>
+    public static (string Spec, string? Flows) SplitFlows(string spec, string option)
     {
-        if (!File.Exists(path)) throw new CmtmException(path, "sequence list not found");
-        return File.ReadAllLines(path).Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
-    }
-
-    private static string[] Files(string dir, params string[] exts)
-    {
-        if (!Directory.Exists(dir)) throw new CmtmException(dir, "folder not found");
-        return Directory.EnumerateFiles(dir).Where(f => exts.Contains(Path.GetExtension(f).ToLowerInvariant()))
-            .OrderBy(f => Path.GetFileName(f), StringComparer.Ordinal).ToArray();
-    }
-
-    private static readonly string[] ImageExts = { ".jpg", ".jpeg", ".png" };
-
-    /// <summary>DAVIS: root/ImageSets/2016/{split}.txt; frames paired by file stem (a flow and a mask for every frame).</summary>
-    private static List<IReadOnlyList<FrameFiles>> OpenDavis(string root, string split)
-    {
-        var list = new List<IReadOnlyList<FrameFiles>>();
-        foreach (var seq in ReadList(Path.Combine(root, "ImageSets", "2016", split + ".txt")))
-        {
-            var frames = new List<FrameFiles>();
-            foreach (var img in Files(Path.Combine(root, "JPEGImages", "480p", seq), ImageExts))
-            {
-                var stem = Path.GetFileNameWithoutExtension(img);
-                var flow = Path.Combine(root, "JPEGFlows", "480p", seq, stem + ".jpg");
-                var mask = Path.Combine(root, "Annotations", "480p", seq, stem + ".png");
-                if (!File.Exists(flow)) throw new CmtmException(flow, "flow image missing for a frame");
-                if (!File.Exists(mask)) throw new CmtmException(mask, "annotation missing for a frame");
-                frames.Add(new FrameFiles(img, flow, mask));
-            }
-            if (frames.Count == 0) throw new CmtmException(Path.Combine(root, "JPEGImages", "480p", seq), "sequence has no frames");
-            list.Add(frames);
-        }
-        return list;
-    }
-
-    /// <summary>YouTube-VOS: root/ImageSets/train.txt; train/{JPEGImages,JPEGFlows,Annotations}/vid paired by sorted order.</summary>
-    private static List<IReadOnlyList<FrameFiles>> OpenYtvos(string root)
-    {
-        var list = new List<IReadOnlyList<FrameFiles>>();
-        foreach (var vid in ReadList(Path.Combine(root, "ImageSets", "train.txt")))
-        {
-            var imgs = Files(Path.Combine(root, "train", "JPEGImages", vid), ImageExts);
-            var flows = Files(Path.Combine(root, "train", "JPEGFlows", vid), ImageExts);
-            var masks = Files(Path.Combine(root, "train", "Annotations", vid), ".png");
-            if (imgs.Length != flows.Length || imgs.Length != masks.Length || imgs.Length == 0)
-                throw new CmtmException(Path.Combine(root, "train", "JPEGImages", vid), $"{imgs.Length} frames, {flows.Length} flows, {masks.Length} masks (must be equal and non-zero)");
-            list.Add(imgs.Select((f, i) => new FrameFiles(f, flows[i], masks[i])).ToList());
-        }
-        return list;
-    }
-
-    /// <summary>DUTSv2: root/{JPEGImages,JPEGFlows,Annotations} flat, paired by sorted order; each image is one "video".</summary>
-    private static List<IReadOnlyList<FrameFiles>> OpenDuts(string root)
-    {
-        var imgs = Files(Path.Combine(root, "JPEGImages"), ImageExts);
-        var flows = Files(Path.Combine(root, "JPEGFlows"), ImageExts);
-        var masks = Files(Path.Combine(root, "Annotations"), ".png");
-        if (imgs.Length != flows.Length || imgs.Length != masks.Length)
-            throw new CmtmException(root, $"DUTSv2 has {imgs.Length} images, {flows.Length} flows, {masks.Length} masks (must be equal)");
-        return imgs.Select((f, i) => (IReadOnlyList<FrameFiles>)new[] { new FrameFiles(f, flows[i], masks[i]) }).ToList();
+        int at = spec.LastIndexOf(FlowsKey, StringComparison.Ordinal);
+        if (at < 0) return (spec, null);
+        var flows = spec[(at + FlowsKey.Length)..];
+        if (flows.Length == 0) throw new CmtmException(option, $"'{spec}': flows= needs a folder");
+        if (at == 0) throw new CmtmException(option, $"'{spec}': the dataset folder is missing before ,flows=");
+        return (spec[..at], flows);
     }
 }
