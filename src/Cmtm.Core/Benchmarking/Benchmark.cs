@@ -266,7 +266,7 @@ public static class Benchmark
         try
         {
             using var model = new VosModel(cfg);
-            using var adam = optim.Adam(model.parameters().Where(p => p.requires_grad), lr: 1e-5);
+            using var adam = new SafeAdam(model.parameters().Where(p => p.requires_grad), lr: 1e-5);
             int r = cfg.Resolution;
             using var imgs = rand(o.TrainBatch, 3, r, r);
             using var flows = rand(o.TrainBatch, 3, r, r);

@@ -38,7 +38,7 @@ public sealed class Trainer : IDisposable
 {
     public TrainOptions Options { get; }
     public VosModel Model { get; }
-    public Adam Optimizer { get; }
+    public SafeAdam Optimizer { get; }
     public TrainSampler Sampler { get; }
     public Device Device { get; }
     public string RunDir { get; }
@@ -75,7 +75,7 @@ public sealed class Trainer : IDisposable
         Model = new VosModel(options.ModelConfig());
         Model.to(Device);
         if (options.Init != null && !options.Resume) InitWeights(options.Init, reporter);
-        Optimizer = torch.optim.Adam(Model.parameters(), options.Lr, options.Beta1, options.Beta2, options.Eps);
+        Optimizer = new SafeAdam(Model.parameters(), options.Lr, options.Beta1, options.Beta2, options.Eps);
         Schedule = new LrSchedule(options.LrSchedule, options.Lr, (long)options.Epochs * BatchesPerEpoch, options.WarmupSteps);
         Sampler = new TrainSampler(sources, options.Resolution, new TrainRng(options.Seed), options.CacheData);
         log = new RunLog(RunDir);
