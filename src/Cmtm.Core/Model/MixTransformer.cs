@@ -342,8 +342,8 @@ public sealed class StreamEncoder : Module<Tensor, Tensor[]>
 
     public StreamEncoder(MitConfig cfg, double dropPathRate) : base(nameof(StreamEncoder))
     {
-        register_buffer("mean", tensor(new float[] { 0.485f, 0.456f, 0.406f }).view(1, 3, 1, 1));
-        register_buffer("std", tensor(new float[] { 0.229f, 0.224f, 0.225f }).view(1, 3, 1, 1));
+        using (var mean = tensor(new float[] { 0.485f, 0.456f, 0.406f })) register_buffer("mean", mean.view(1, 3, 1, 1));
+        using (var std = tensor(new float[] { 0.229f, 0.224f, 0.225f })) register_buffer("std", std.view(1, 3, 1, 1));
         backbone = new SegformerBackbone(cfg, dropPathRate);
         register_module("backbone", backbone);
     }

@@ -147,6 +147,8 @@ public sealed class Trainer : IDisposable
                 if (cancel.IsCancellationRequested) { stopped = true; break; }
                 StepResult r;
                 Schedule.Apply(Optimizer, state.Step);
+                // the scope holds the sampler's unnamed intermediate tensors until libtorch is done with them (issue 12)
+                using (var scope = NewDisposeScope())
                 using (var batch = Sampler.NextBatch(Options.BatchSize, Device))
                     r = TrainStep.Run(Model, Optimizer, batch.Images, batch.Flows, batch.Masks, oneDnnForward: Device.type == DeviceType.CPU);
                 if (!double.IsFinite(r.Loss))
