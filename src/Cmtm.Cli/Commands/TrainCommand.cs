@@ -41,7 +41,11 @@ public static class TrainCommand
         { config, arch, res, train, valOpt, valSeq, epochs, spe, bs, lr, betas, eps, sched, warmup, mr, masking, modEmb, dp, seed, device, threads, outOpt, resume, init, valEvery, saveEvery, cache };
         cmd.SetAction(pr =>
         {
-            var o = pr.GetValue(config) is { } cf ? TrainOptions.Load(cf) : new TrainOptions();
+            // --resume --out DIR alone continues the run with the options it was started with (DIR/config.json)
+            var saved = pr.GetValue(resume) && pr.GetValue(outOpt) is { } od ? Path.Combine(od, "config.json") : null;
+            var o = pr.GetValue(config) is { } cf ? TrainOptions.Load(cf)
+                : saved != null && File.Exists(saved) ? TrainOptions.Load(saved)
+                : new TrainOptions();
             var trainSpecs = pr.GetValue(train);
             double? b1 = null, b2 = null;
             if (pr.GetValue(betas) is { } bt)
