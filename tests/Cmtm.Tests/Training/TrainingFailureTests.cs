@@ -18,7 +18,7 @@ public class TrainingFailureTests
     {
         using var d = new Shared.TempDir();
         string run = d.File("run");
-        var options = TrainingTests.Tiny(run, epochs: 3); // 2 steps per epoch
+        var options = TrainingTests.Tiny(run, epochs: 2); // 2 steps per epoch
         using (var failing = new Trainer(options) { StopAfterStep = s => s == 3 ? throw new InvalidOperationException("boom") : false })
         {
             var e = Assert.Throws<TrainingFailedException>(() => failing.Run());
@@ -30,15 +30,15 @@ public class TrainingFailureTests
         using (var progress = JsonDocument.Parse(File.ReadAllText(Trainer.ProgressPath(run))))
         {
             var p = progress.RootElement;
-            Assert.Equal((1, 3, 2L, false), (p.GetProperty("epoch").GetInt32(), p.GetProperty("epochs").GetInt32(), p.GetProperty("step").GetInt64(), p.GetProperty("finished").GetBoolean()));
+            Assert.Equal((1, 2, 2L, false), (p.GetProperty("epoch").GetInt32(), p.GetProperty("epochs").GetInt32(), p.GetProperty("step").GetInt64(), p.GetProperty("finished").GetBoolean()));
             Assert.Equal($"cmtm train --resume --out {run}", p.GetProperty("resume").GetString());
         }
         using (var resumed = new Trainer(options with { Resume = true }))
         {
             var r = resumed.Run();
-            Assert.Equal((3, 6L), (r.CompletedEpochs, r.Steps));
+            Assert.Equal((2, 4L), (r.CompletedEpochs, r.Steps));
         }
-        using (var full = new Trainer(TrainingTests.Tiny(d.File("full"), epochs: 3))) full.Run();
+        using (var full = new Trainer(TrainingTests.Tiny(d.File("full"), epochs: 2))) full.Run();
         Checkpoints.AssertSameTensors(TrainCheckpoint.ModelPath(d.File("full"), "last"), TrainCheckpoint.ModelPath(run, "last"));
         Assert.Contains("\"finished\": true", File.ReadAllText(Trainer.ProgressPath(run)));
     }
