@@ -15,6 +15,13 @@ public static class CliRunner
         {
             return root.Parse(args).Invoke(config);
         }
+        catch (Exception e) when (Unwrap(e) is Cmtm.Training.TrainingFailedException tf)
+        {
+            // one line: where training stopped, the error, how to resume (the run folder keeps its last checkpoint)
+            Console.Error.WriteLine($"error: {tf.Message}");
+            if (Environment.GetEnvironmentVariable("CMTM_DEBUG") == "1") Console.Error.WriteLine(e);
+            return tf.InnerException is CmtmException ? UserError : InternalError;
+        }
         catch (Exception e) when (Unwrap(e) is CmtmException ce)
         {
             Console.Error.WriteLine($"error: {ce.Message}");

@@ -124,7 +124,7 @@ public static class Benchmark
         for (int i = 0; i < 6; i++)
         {
             var sw = Stopwatch.StartNew();
-            using (var c = a.matmul(b)) c.sum().item<float>();
+            using (var c = a.matmul(b)) using (var s = c.sum()) s.item<float>();
             if (i > 0) times.Add(sw.Elapsed.TotalSeconds);
         }
         return 2.0 * n * n * n / LatencyStats.Of(times).Median / 1e9;
@@ -266,7 +266,7 @@ public static class Benchmark
         try
         {
             using var model = new VosModel(cfg);
-            using var adam = optim.Adam(model.parameters().Where(p => p.requires_grad), lr: 1e-5);
+            using var adam = new SafeAdam(model.parameters().Where(p => p.requires_grad), lr: 1e-5);
             int r = cfg.Resolution;
             using var imgs = rand(o.TrainBatch, 3, r, r);
             using var flows = rand(o.TrainBatch, 3, r, r);

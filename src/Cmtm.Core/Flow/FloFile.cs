@@ -36,7 +36,9 @@ public sealed class FlowField
     public Tensor ToTensorNchw()
     {
         using var hw2 = ToTensorHw2();
-        return hw2.permute(2, 0, 1).unsqueeze(0).contiguous();
+        using var chw = hw2.permute(2, 0, 1);
+        using var nchw = chw.unsqueeze(0);
+        return nchw.contiguous();
     }
 
     /// <summary>RGB visualisation (H*W*3 bytes), see <see cref="FlowColor"/>.</summary>

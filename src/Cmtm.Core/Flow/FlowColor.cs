@@ -110,7 +110,8 @@ public static class FlowColor
         {
             if (t.shape[0] != 1 || t.shape[1] != 2) throw new ArgumentException($"4-D flow must be (1,2,H,W), got ({string.Join(",", t.shape)})");
             if (layout == FlowLayout.ChannelsLast) throw new ArgumentException("4-D flow is channels-first");
-            return t[0].permute(1, 2, 0);
+            using var single = t[0];
+            return single.permute(1, 2, 0);
         }
         if (t.dim() != 3) throw new ArgumentException($"flow must be (H,W,2), (2,H,W) or (1,2,H,W), got ({string.Join(",", t.shape)})");
         bool first = t.shape[0] == 2, last = t.shape[2] == 2;

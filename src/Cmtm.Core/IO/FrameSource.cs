@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Cmtm.Runtime;
 using OpenCvSharp;
 using static TorchSharp.torch;
 
@@ -67,7 +68,7 @@ public sealed class RgbFrame
             var chw = t.dim() == 4 && t.shape[0] == 1 ? t[0] : t;
             if (chw.dim() != 3 || chw.shape[0] != 3)
                 throw new ArgumentException($"frame tensor must be uint8 (H,W,3) or (3,H,W)/(1,3,H,W) in 0..255, got {t.dtype} ({string.Join(",", t.shape)})");
-            hwc = chw.permute(1, 2, 0).round().clamp(0, 255).to(ScalarType.Byte);
+            hwc = chw.permute(1, 2, 0).round().clamp(Scalars.Int0, Scalars.Int255).to(ScalarType.Byte);
         }
         hwc = hwc.cpu().contiguous();
         return new RgbFrame(index, stem, (int)hwc.shape[1], (int)hwc.shape[0], hwc.data<byte>().ToArray(), source);

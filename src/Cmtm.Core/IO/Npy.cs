@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.RegularExpressions;
+using Cmtm.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -74,13 +75,14 @@ public static class Npy
             t.bytes = bytes.AsSpan(dataStart, checked((int)(count * size)));
         if (!fortranOrder || shape.Length < 2) return t;
         using (t)
-            return t.permute(Enumerable.Range(0, shape.Length).Reverse().Select(i => (long)i).ToArray()).contiguous();
+        using (var reversed = t.permute(Enumerable.Range(0, shape.Length).Reverse().Select(i => (long)i).ToArray()))
+            return reversed.contiguous();
     }
 
     /// <summary>Writes a tensor (any device; copied to CPU, made contiguous) as a .npy file, atomically.</summary>
     public static void Save(string path, Tensor tensor)
     {
-        using var cpu = tensor.detach().cpu().contiguous();
+        using var cpu = TensorCopies.CpuContiguous(tensor);
         var shape = cpu.shape;
         var shapeText = shape.Length == 0 ? "()" : shape.Length == 1 ? $"({shape[0]},)" : "(" + string.Join(", ", shape) + ")";
         var dict = $"{{'descr': '{ToDescr(cpu.dtype)}', 'fortran_order': False, 'shape': {shapeText}, }}";

@@ -1,5 +1,6 @@
 using Cmtm.IO;
 using Cmtm.Model;
+using Cmtm.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -60,7 +61,7 @@ public sealed class FramePredictor : IDisposable
     private Tensor ToUnit(RgbFrame f)
     {
         using var t255 = f.ToTensor255();
-        var unit = t255.div(255f);
+        var unit = t255.div(Scalars.Float255);
         if (Device.type == DeviceType.CPU) return unit;
         using (unit) return unit.to(Device);
     }

@@ -1,3 +1,4 @@
+using Cmtm.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -64,7 +65,7 @@ public sealed class Cbam : Module<Tensor, Tensor>
         bool inPlace = NoGradient.For(input, conv1.Weight);
         using (var avg = functional.adaptive_avg_pool2d(x, 1))
         using (var max = functional.adaptive_max_pool2d(x, new long[] { 1, 1 }))
-        using (var c = (conv2.forward(avg) + conv2.forward(max)).sigmoid_())
+        using (var c = conv2.forward(avg).add(conv2.forward(max), Scalars.Int1).sigmoid_())
             x = inPlace ? x.mul_(c) : x * c;
         using var pooled = cat(new[] { x.mean(new long[] { 1 }, keepdim: true), x.max(1, keepdim: true).values }, 1);
         using var s = conv3.forward(pooled).sigmoid_();
@@ -132,21 +133,21 @@ public sealed class FakeFlowDecoder : Module<Tensor, Tensor>
     {
         // every intermediate is disposed as soon as it is consumed: the 128x128x256 maps are 16 MB each per frame
         Tensor x;
-        using (var sum = app[3] + mo[3])
+        using (var sum = app[3].add(mo[3], Scalars.Int1))
         using (var c1 = conv1.forward(sum))
         using (var b1 = blend1.forward(c1))
             x = cbam1.forward(b1);
         Tensor skip16;
         if (app_conv is null)
-            using (var sum = app[2] + mo[2]) skip16 = conv2.forward(sum);
+            using (var sum = app[2].add(mo[2], Scalars.Int1)) skip16 = conv2.forward(sum);
         else
             using (var a = app_conv.forward(appS16 ?? throw new ArgumentNullException(nameof(appS16))))
             using (var m = mo_conv!.forward(moS16 ?? throw new ArgumentNullException(nameof(moS16))))
-            using (var sum = a + m)
+            using (var sum = a.add(m, Scalars.Int1))
                 skip16 = conv2.forward(sum);
         x = Refine(x, skip16, blend2, cbam2);
-        using (var sum = app[1] + mo[1]) x = Refine(x, conv3.forward(sum), blend3, cbam3);
-        using (var sum = app[0] + mo[0]) x = Refine(x, conv4.forward(sum), blend4, cbam4);
+        using (var sum = app[1].add(mo[1], Scalars.Int1)) x = Refine(x, conv3.forward(sum), blend3, cbam3);
+        using (var sum = app[0].add(mo[0], Scalars.Int1)) x = Refine(x, conv4.forward(sum), blend4, cbam4);
         using (x)
         using (var p = predictor.forward(x))
             return Up(p, 4);

@@ -1,3 +1,4 @@
+using Cmtm.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -187,9 +188,6 @@ public static class TokenDepthwiseConv
         return tok.reshape(b, (long)h * w, c);
     }
 
-    // one long-lived scalar: a temporary Scalar per call can be finalised while libtorch still reads it
-    private static readonly Scalar One = 1.0.ToScalar();
-
     public static Tensor ShiftedSum(Tensor tokens, Tensor weight, Tensor bias, int h, int w)
     {
         using var scope = NewDisposeScope();
@@ -199,7 +197,7 @@ public static class TokenDepthwiseConv
         var acc = bias.expand(b, h, w, c).clone();
         for (int dy = 0; dy < 3; dy++)
             for (int dx = 0; dx < 3; dx++)
-                acc = acc.addcmul_(padded.narrow(1, dy, h).narrow(2, dx, w), taps[dy * 3 + dx], One);
+                acc = acc.addcmul_(padded.narrow(1, dy, h).narrow(2, dx, w), taps[dy * 3 + dx], Scalars.Int1);
         return acc.view(b, (long)h * w, c).MoveToOuterDisposeScope();
     }
 }
@@ -217,8 +215,9 @@ public sealed class DropPath : Module<Tensor, Tensor>
         var shape = new long[x.dim()];
         Array.Fill(shape, 1L);
         shape[0] = x.shape[0];
-        using var r = rand(shape, dtype: x.dtype, device: x.device).add_(keep).floor_();
-        return x.div(keep).mul_(r);
+        using var keepScalar = keep.ToScalar();
+        using var r = rand(shape, dtype: x.dtype, device: x.device).add_(keepScalar, Scalars.Int1).floor_();
+        return x.div(keepScalar).mul_(r);
     }
 }
 
@@ -249,8 +248,8 @@ public sealed class MitBlock : Module<Tensor, Tensor>
     public Tensor Forward(Tensor x, int h, int w)
     {
         using var scope = NewDisposeScope();
-        var y = drop_path.forward(attention.Forward(layer_norm_1.forward(x), h, w)).add_(x);
-        return drop_path.forward(mlp.Forward(layer_norm_2.forward(y), h, w)).add_(y).MoveToOuterDisposeScope();
+        var y = drop_path.forward(attention.Forward(layer_norm_1.forward(x), h, w)).add_(x, Scalars.Int1);
+        return drop_path.forward(mlp.Forward(layer_norm_2.forward(y), h, w)).add_(y, Scalars.Int1).MoveToOuterDisposeScope();
     }
 
     public override Tensor forward(Tensor x) => throw new InvalidOperationException("use Forward(x, h, w)");
@@ -343,8 +342,8 @@ public sealed class StreamEncoder : Module<Tensor, Tensor[]>
 
     public StreamEncoder(MitConfig cfg, double dropPathRate) : base(nameof(StreamEncoder))
     {
-        register_buffer("mean", tensor(new float[] { 0.485f, 0.456f, 0.406f }).view(1, 3, 1, 1));
-        register_buffer("std", tensor(new float[] { 0.229f, 0.224f, 0.225f }).view(1, 3, 1, 1));
+        using (var mean = tensor(new float[] { 0.485f, 0.456f, 0.406f })) register_buffer("mean", mean.view(1, 3, 1, 1));
+        using (var std = tensor(new float[] { 0.229f, 0.224f, 0.225f })) register_buffer("std", std.view(1, 3, 1, 1));
         backbone = new SegformerBackbone(cfg, dropPathRate);
         register_module("backbone", backbone);
     }

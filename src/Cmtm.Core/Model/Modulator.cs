@@ -1,3 +1,4 @@
+using Cmtm.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -78,8 +79,8 @@ public sealed class Modulator : Module<Tensor, Tensor, Tensor>
         if (app.shape[1] != tokens || mo.shape[1] != tokens || app.shape[2] != dim)
             throw new ArgumentException($"modulator expects (B,{tokens},{dim}) tokens, got {string.Join("x", app.shape)}");
         var pos = P("pos_embed");
-        var appIn = app + pos;
-        var moIn = mo + pos;
+        var appIn = app.add(pos, Scalars.Int1);
+        var moIn = mo.add(pos, Scalars.Int1);
         bool useApp = options.Streams != ModulatorStreams.MotionOnly;
         bool useMo = options.Streams != ModulatorStreams.AppearanceOnly;
         Tensor x = useApp && useMo ? cat(new[] { appIn, moIn }, 1) : useApp ? appIn : moIn;
@@ -95,9 +96,9 @@ public sealed class Modulator : Module<Tensor, Tensor, Tensor>
         {
             // paper variant: added after masking, so mask tokens still carry their modality
             if (useApp && useMo)
-                x = x + cat(new[] { P("app_modality_embed").expand(1, tokens, dim), P("mo_modality_embed").expand(1, tokens, dim) }, 1);
+                x = x.add(cat(new[] { P("app_modality_embed").expand(1, tokens, dim), P("mo_modality_embed").expand(1, tokens, dim) }, 1), Scalars.Int1);
             else
-                x = x + P(useApp ? "app_modality_embed" : "mo_modality_embed");
+                x = x.add(P(useApp ? "app_modality_embed" : "mo_modality_embed"), Scalars.Int1);
         }
         LastMaskedInput?.Dispose(); LastMaskedInput = null;
         if (KeepMaskedInput) LastMaskedInput = VosTrace.Keep(x);
@@ -178,8 +179,8 @@ public sealed class ModulatorBlock : Module<Tensor, Tensor>
     public Tensor Forward(Tensor x, int tokensPerModality)
     {
         using var scope = NewDisposeScope(); // the block's temporaries are freed when it returns
-        var y = x + attn.Forward(norm1.forward(x), tokensPerModality);
-        return (y + mlp.forward(norm2.forward(y))).MoveToOuterDisposeScope();
+        var y = x.add(attn.Forward(norm1.forward(x), tokensPerModality), Scalars.Int1);
+        return y.add(mlp.forward(norm2.forward(y)), Scalars.Int1).MoveToOuterDisposeScope();
     }
 
     public override Tensor forward(Tensor x) => Forward(x, -1);
@@ -235,7 +236,8 @@ public sealed class ModulatorBlock : Module<Tensor, Tensor>
             if (d >= 16) return functional.scaled_dot_product_attention(q, k, v);
             using var scope = NewDisposeScope();
             var pad = new long[] { 0, 16 - d };
-            var qp = functional.pad(q * (float)Math.Sqrt(16.0 / d), pad);
+            using var scale = ((float)Math.Sqrt(16.0 / d)).ToScalar();
+            var qp = functional.pad(q.mul(scale), pad);
             var out16 = functional.scaled_dot_product_attention(qp, functional.pad(k, pad), functional.pad(v, pad));
             return out16.narrow(-1, 0, d).MoveToOuterDisposeScope();
         }

@@ -1,4 +1,5 @@
 using Cmtm.IO.Checkpoints;
+using Cmtm.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -60,7 +61,7 @@ public static class ModuleLoader
     {
         var sd = new StateDict();
         foreach (var (k, v) in module.state_dict())
-            sd.Add(k, v.detach().cpu().clone());
+            sd.Add(k, TensorCopies.CpuClone(v));
         return sd;
     }
 

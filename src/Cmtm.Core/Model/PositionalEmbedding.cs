@@ -29,6 +29,7 @@ public static class PositionalEmbedding
                     table[baseIdx + half + quarter + k] = (float)Math.Cos(pr);
                 }
             }
-        return tensor(table).view(1, grid * grid, dim);
+        using var flat = tensor(table);
+        return flat.view(1, grid * grid, dim);
     }
 }

@@ -1,3 +1,4 @@
+using Cmtm.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -102,7 +103,7 @@ public static class Winograd
             var o = at.matmul(m.view(36, tiles * co)).view(4, 4, b, rr, tw, co); // (i, j, b, row, col, Cout)
             y.narrow(1, 4 * r0, 4 * rr).copy_(o.permute(2, 3, 0, 4, 1, 5).reshape(b, 4 * rr, 4 * tw, co));
         }
-        if (bias is not null) y.add_(bias);
+        if (bias is not null) y.add_(bias, Scalars.Int1);
         return y.narrow(1, 0, h).narrow(2, 0, w).permute(0, 3, 1, 2).MoveToOuterDisposeScope();
     }
 }

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.IO.Compression;
 using System.Text;
 using Cmtm.IO.Checkpoints;
+using Cmtm.Runtime;
 using static TorchSharp.torch;
 
 namespace Cmtm.Reliability;
@@ -354,10 +355,13 @@ public sealed class CheckpointFuzzer
     private static byte[] BuildSafetensors(string dir)
     {
         var path = Path.Combine(dir, "seed.safetensors");
-        using (var a = arange(12, dtype: ScalarType.Float32).reshape(4, 3))
-        using (var b = arange(5, dtype: ScalarType.Int64))
-        using (var c = ones(2, 2, dtype: ScalarType.Float16))
+        using (var scope = NewDisposeScope()) // holds (and frees) every tensor, the unnamed arange result too
+        {
+            var a = Scalars.Arange(12, ScalarType.Float32).reshape(4, 3);
+            var b = Scalars.Arange(5, ScalarType.Int64);
+            var c = ones(2, 2, dtype: ScalarType.Float16);
             SafeTensors.Write(path, [("a.weight", a), ("b.index", b), ("c.half", c)], new Dictionary<string, string> { ["format"] = "pt" });
+        }
         var bytes = File.ReadAllBytes(path);
         File.Delete(path);
         return bytes;

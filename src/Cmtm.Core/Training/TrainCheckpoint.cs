@@ -2,6 +2,7 @@ using System.Globalization;
 using Cmtm.Data.Sampling;
 using Cmtm.IO.Checkpoints;
 using Cmtm.Model;
+using Cmtm.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -72,8 +73,8 @@ public static class TrainCheckpoint
             {
                 var st = (Adam.State)states[i];
                 steps.Add(st.step);
-                tensors.Add(("optim." + names[i] + ".exp_avg", CpuCopy(st.exp_avg)));
-                tensors.Add(("optim." + names[i] + ".exp_avg_sq", CpuCopy(st.exp_avg_sq)));
+                tensors.Add(("optim." + names[i] + ".exp_avg", TensorCopies.CpuClone(st.exp_avg)));
+                tensors.Add(("optim." + names[i] + ".exp_avg_sq", TensorCopies.CpuClone(st.exp_avg_sq)));
             }
             tensors.Add(("optim.steps", tensor(steps.ToArray())));
             tensors.Add(("epoch_plan", tensor(p.EpochPlan.Select(x => (long)x).ToArray())));
@@ -98,17 +99,6 @@ public static class TrainCheckpoint
             File.Move(PendingModelPath(dir, name), ModelPath(dir, name), overwrite: true);
         }
         finally { foreach (var (_, t) in tensors) t.Dispose(); }
-    }
-
-    /// <summary>
-    /// A CPU copy, the intermediates held by locals: a chained temporary (t.detach().cpu()) is unreachable while the
-    /// native call on it runs, so a GC at that moment could let its finalizer free it mid-call.
-    /// </summary>
-    private static Tensor CpuCopy(Tensor t)
-    {
-        using var detached = t.detach();
-        using var cpu = detached.cpu();
-        return cpu.clone();
     }
 
     /// <summary>

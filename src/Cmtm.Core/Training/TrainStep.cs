@@ -24,7 +24,7 @@ public static class TrainStep
     {
         using var scope = NewDisposeScope();
         var pred = logits.argmax(1);
-        var p = pred.eq(1); var g = masks.eq(1);
+        var p = pred.eq(Scalars.Int1); var g = masks.eq(Scalars.Int1);
         double inter = p.logical_and(g).sum().item<long>(), union = p.logical_or(g).sum().item<long>();
         return (inter + 1e-7) / (union + 1e-7);
     }
@@ -33,7 +33,7 @@ public static class TrainStep
     /// <param name="oneDnnForward">CPU speed-up: run the forward pass with oneDNN (correct, and several times faster for
     /// the encoders' depthwise convolutions) and the backward pass without it (libtorch picks the convolution backend
     /// again at backward time, so the faulty oneDNN conv backward is never used). Off = the plain official step.</param>
-    public static StepResult Run(VosModel model, optim.Optimizer optimizer, Tensor images, Tensor flows, Tensor masks, bool oneDnnForward = false)
+    public static StepResult Run(VosModel model, SafeAdam optimizer, Tensor images, Tensor flows, Tensor masks, bool oneDnnForward = false)
     {
         using var scope = NewDisposeScope();
         model.train();
@@ -46,7 +46,7 @@ public static class TrainStep
         optimizer.zero_grad();
         try { loss.backward(); }
         finally { TorchRuntime.MkldnnEnabled = restore; }
-        optimizer.step();
+        optimizer.Step();
         return new StepResult(loss.item<float>(), ForegroundIou(logits.detach(), masks));
     }
 

@@ -43,7 +43,7 @@ public sealed class Trainer : IDisposable
 {
     public TrainOptions Options { get; }
     public VosModel Model { get; }
-    public Adam Optimizer { get; }
+    public SafeAdam Optimizer { get; }
     public TrainSampler Sampler { get; }
     public Device Device { get; }
     public string RunDir { get; }
@@ -83,7 +83,7 @@ public sealed class Trainer : IDisposable
         Model = new VosModel(options.ModelConfig());
         Model.to(Device);
         if (options.Init != null && !options.Resume) InitWeights(options.Init, reporter);
-        Optimizer = torch.optim.Adam(Model.parameters(), options.Lr, options.Beta1, options.Beta2, options.Eps);
+        Optimizer = new SafeAdam(Model.parameters(), options.Lr, options.Beta1, options.Beta2, options.Eps);
         Schedule = new LrSchedule(options.LrSchedule, options.Lr, options.TotalSteps, options.WarmupSteps);
         Sampler = new TrainSampler(sources, options.Resolution, new TrainRng(options.Seed), options.CacheData, options.Augmentation());
         log = new RunLog(RunDir);
@@ -129,12 +129,46 @@ public sealed class Trainer : IDisposable
 
     public int BatchesPerEpoch => Options.BatchesPerEpoch;
 
+    /// <summary>
+    /// Where the run is, rewritten atomically at the start and after every committed checkpoint: after a crash that .NET
+    /// cannot catch (a signal from native code) it says which epoch and step the run had reached and how to resume.
+    /// </summary>
+    public static string ProgressPath(string runDir) => Path.Combine(runDir, "progress.json");
+
+    /// <summary>Trains to <see cref="TrainOptions.Epochs"/> (or a stop request). Any error is rethrown as a
+    /// <see cref="TrainingFailedException"/> that names the epoch and step and how to resume.</summary>
     public TrainResult Run(CancellationToken cancel = default, ITrainReporter? reporter = null)
+    {
+        try { return RunEpochs(cancel, reporter); }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw new TrainingFailedException(RunDir, state.Epoch + 1, state.Step, File.Exists(TrainCheckpoint.StatePath(RunDir, "last")), e);
+        }
+    }
+
+    private void WriteProgress(bool finished)
+    {
+        bool hasLast = File.Exists(TrainCheckpoint.StatePath(RunDir, "last"));
+        var summary = hasLast
+            ? $"{state.Epoch} of {Options.Epochs} epochs complete, {state.Step} steps" + (finished ? ", finished" : $"; checkpoint {TrainCheckpoint.ModelPath(RunDir, "last")}")
+            : "started, no checkpoint yet";
+        var json = System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["epoch"] = state.Epoch, ["epochs"] = Options.Epochs, ["step"] = state.Step, ["finished"] = finished,
+            ["checkpoint"] = hasLast ? TrainCheckpoint.ModelPath(RunDir, "last") : "", ["summary"] = summary,
+            ["resume"] = hasLast && !finished ? TrainingFailedException.ResumeCommand(RunDir) : "",
+            ["updated"] = DateTime.UtcNow.ToString("o"),
+        }, new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
+        AtomicFile.WriteAllText(ProgressPath(RunDir), json + "\n");
+    }
+
+    private TrainResult RunEpochs(CancellationToken cancel, ITrainReporter? reporter)
     {
         Directory.CreateDirectory(RunDir);
         int stale = AtomicFile.RemoveStaleTemps(RunDir); // a killed run's half-written checkpoints
         if (stale > 0) reporter?.Message($"removed {stale} temporary file(s) of an interrupted save");
         AtomicFile.WriteAllText(Path.Combine(RunDir, "config.json"), Options.ToJson());
+        WriteProgress(finished: false);
         var total = Stopwatch.StartNew();
         var rate = Stopwatch.StartNew();
         long stepsThisRun = 0, totalSteps = Options.TotalSteps;
@@ -165,6 +199,8 @@ public sealed class Trainer : IDisposable
                 if (cancel.IsCancellationRequested) { stopped = true; break; }
                 StepResult r;
                 Schedule.Apply(Optimizer, state.Step);
+                // the scope holds the sampler's unnamed intermediate tensors until libtorch is done with them (issue 12)
+                using (var scope = NewDisposeScope())
                 using (var batch = Sampler.NextBatch(Options.BatchSize, Device))
                     r = TrainStep.Run(Model, Optimizer, batch.Images, batch.Flows, batch.Masks, oneDnnForward: Device.type == DeviceType.CPU);
                 if (!double.IsFinite(r.Loss))
@@ -184,6 +220,7 @@ public sealed class Trainer : IDisposable
             if (stopped && Sampler.RemainingInEpoch > 0)
             {
                 SaveLast();
+                WriteProgress(finished: false);
                 reporter?.Message($"stopped at epoch {epoch} ({state.EpochPosition}/{Options.SamplesPerEpoch} samples), step {state.Step}; wrote {TrainCheckpoint.ModelPath(RunDir, "last")}");
                 break;
             }
@@ -207,6 +244,7 @@ public sealed class Trainer : IDisposable
             if (epoch % Options.SaveEvery == 0)
                 TrainCheckpoint.SaveModel(TrainCheckpoint.ModelPath(RunDir, $"epoch_{epoch:D4}"), Model, state);
             SaveLast();
+            WriteProgress(finished: state.Epoch >= Options.Epochs);
             reporter?.Epoch(rec, v != null, best);
             if (stopped) reporter?.Message($"stopped after epoch {epoch}; wrote {TrainCheckpoint.ModelPath(RunDir, "last")}");
         }

@@ -45,7 +45,7 @@ public class TrainStepParityTests
         model.Modulator!.NoiseSource = (b, n, dev) => { calls++; return noise.clone(); };
         var parameters = model.parameters().Where(p => p.requires_grad).ToList();
         Assert.Equal(501, parameters.Count); // 502 tensors minus the frozen pos_embed (README)
-        using var adam = optim.Adam(parameters, lr: 1e-5);
+        using var adam = new SafeAdam(parameters, lr: 1e-5);
 
         using var imgs = Fx("train_step_in_imgs.npy");
         using var flows = Fx("train_step_in_flows.npy");

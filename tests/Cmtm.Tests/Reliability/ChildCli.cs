@@ -22,7 +22,8 @@ public sealed class ChildCli : IDisposable
     /// as on a full disk instead of killing the process. .NET's W^X double mapping needs a large memory file, which the
     /// limit forbids, so it is switched off for that child.
     /// </param>
-    public ChildCli(IEnumerable<string> args, long? fileSizeLimitKb = null)
+    /// <param name="environment">Extra environment variables of the child (null values remove one).</param>
+    public ChildCli(IEnumerable<string> args, long? fileSizeLimitKb = null, IReadOnlyDictionary<string, string?>? environment = null)
     {
         var psi = new ProcessStartInfo { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         if (fileSizeLimitKb is long kb)
@@ -35,6 +36,7 @@ public sealed class ChildCli : IDisposable
         psi.ArgumentList.Add(Dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["CMTM_DEBUG"] = null;
+        foreach (var (k, v) in environment ?? new Dictionary<string, string?>()) psi.Environment[k] = v;
         process = new Process { StartInfo = psi };
         process.OutputDataReceived += (_, e) => Collect(e.Data, stdout, stdoutClosed);
         process.ErrorDataReceived += (_, e) => Collect(e.Data, stderr, stderrClosed);
@@ -55,9 +57,10 @@ public sealed class ChildCli : IDisposable
     public string Err => string.Join("\n", stderr);
 
     /// <summary>Runs to the end; (exit code, stdout, stderr).</summary>
-    public static (int Code, string Out, string Err) Run(IEnumerable<string> args, long? fileSizeLimitKb = null, int timeoutSeconds = 120)
+    public static (int Code, string Out, string Err) Run(IEnumerable<string> args, long? fileSizeLimitKb = null, int timeoutSeconds = 120,
+        IReadOnlyDictionary<string, string?>? environment = null)
     {
-        using var c = new ChildCli(args, fileSizeLimitKb);
+        using var c = new ChildCli(args, fileSizeLimitKb, environment);
         int code = c.WaitForExit(TimeSpan.FromSeconds(timeoutSeconds));
         return (code, c.Out, c.Err);
     }

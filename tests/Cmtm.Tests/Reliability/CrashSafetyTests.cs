@@ -132,7 +132,7 @@ public class CrashSafetyTests(ITestOutputHelper output)
         return false;
     }
 
-    /// <summary>Every file but the temporary ones reads back whole: checkpoints (including a pending model), metrics, config.</summary>
+    /// <summary>Every file but the temporary ones reads back whole: checkpoints (including a pending model), metrics, config, progress.</summary>
     private static void AssertEveryFileIsComplete(string run, List<string> log)
     {
         var files = Directory.GetFiles(run).Where(f => !Checkpoints.IsTemp(f)).ToList();
@@ -146,7 +146,7 @@ public class CrashSafetyTests(ITestOutputHelper output)
                     using (SafeTensors.Read(f)) { }
                 else if (name == "metrics.csv")
                     Assert.All(File.ReadAllLines(f), l => Assert.Equal(8, l.Split(',').Length));
-                else if (name == "config.json")
+                else if (name is "config.json" or "progress.json")
                     JsonDocument.Parse(File.ReadAllText(f)).Dispose();
                 else if (name.EndsWith(".png", StringComparison.Ordinal))
                     Assert.True(File.ReadAllBytes(f).AsSpan(0, 8).SequenceEqual(new byte[] { 137, 80, 78, 71, 13, 10, 26, 10 }));

@@ -18,7 +18,7 @@ public class TrainingBenchmarks(ITestOutputHelper output)
         Cmtm.Runtime.TorchRuntime.MkldnnEnabled = onednn;
         set_num_threads(2);
         using var model = new VosModel(ModelConfig.Parse("cmtm-b0", res));
-        using var opt = optim.Adam(model.parameters(), 1e-4);
+        using var opt = new SafeAdam(model.parameters(), 1e-4);
         using var img = rand(batch, 3, res, res); using var flo = rand(batch, 3, res, res);
         using var m = (rand(batch, res, res) > 0.5).to_type(ScalarType.Int64);
         TrainStep.Run(model, opt, img, flo, m, oneDnnForward: !onednn);

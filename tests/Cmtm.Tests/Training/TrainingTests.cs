@@ -16,14 +16,14 @@ public class TorchGlobalStateCollection { }
 [Collection("torch-global-state")]
 public class TrainingTests
 {
-    private static readonly Lazy<string> Data = new(() =>
+    internal static readonly Lazy<string> Data = new(() =>
     {
         var root = Path.Combine(Path.GetTempPath(), "cmtm-train-tests-" + Environment.ProcessId);
         if (!Directory.Exists(root)) SyntheticDataset.Generate(root, 4, 3, 48, 48, 5, valVideos: 1);
         return root;
     });
 
-    private static TrainOptions Tiny(string outDir, int epochs = 2) => new()
+    internal static TrainOptions Tiny(string outDir, int epochs = 2) => new()
     {
         Arch = "cmtm-b0", Resolution = 32, Train = new() { "synth=" + Data.Value }, Epochs = epochs, SamplesPerEpoch = 8,
         BatchSize = 4, Lr = 1e-3, MaskRatio = 0.2, DropPath = 0.1, Seed = 7, Threads = 2, Out = outDir, ValEvery = 1000, SaveEvery = 1000,

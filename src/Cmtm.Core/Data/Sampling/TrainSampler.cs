@@ -164,17 +164,17 @@ public sealed class TrainSampler
         return new TrainBatch { Images = ToTensor(img, b, r, device), Flows = ToTensor(flo, b, r, device), Masks = tensor(msk, new long[] { b, r, r }).to(device ?? CPU), Kinds = kinds };
     }
 
-    private static readonly TorchSharp.Scalar Scale255 = 255f; // held for the process: a temporary Scalar could be finalized mid-call
-
     /// <summary>(B,R,R,3) bytes -&gt; (B,3,R,R) float32 byte/255 (the official ToTensor).</summary>
     public static Tensor ToTensor(byte[] hwc, int b, int r, Device? device)
     {
+        // every intermediate and the 255 held until libtorch is done with it (issue 12: see Cmtm.Runtime.Scalars)
         using var u8 = tensor(hwc, new long[] { b, r, r, 3 }, ScalarType.Byte);
-        using var p = u8.permute(0, 3, 1, 2);
-        using var f = p.to_type(ScalarType.Float32);
-        using var d = f.div(Scale255);
-        var t = d.contiguous();
-        return device is null || device.type == TorchSharp.DeviceType.CPU ? t : t.to(device);
+        using var nchw = u8.permute(0, 3, 1, 2);
+        using var f = nchw.to_type(ScalarType.Float32);
+        using var unit = f.div(Cmtm.Runtime.Scalars.Float255);
+        var t = unit.contiguous();
+        if (device is null || device.type == TorchSharp.DeviceType.CPU) return t;
+        using (t) return t.to(device);
     }
 
     /// <summary>Loads and resizes one example (no flips).</summary>

@@ -1,3 +1,4 @@
+using Cmtm.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -5,6 +6,16 @@ using static TorchSharp.torch.nn;
 using F = TorchSharp.torch.nn.functional;
 
 namespace Cmtm.Flow.Raft;
+
+/// <summary>RAFT's numeric constants as long-lived Scalars (see <see cref="Scalars"/>), each of the type the C# literal
+/// had in the operator it replaces, so the results are bit-identical.</summary>
+internal static class RaftScalars
+{
+    public static readonly Scalar Int2 = 2.ToScalar();
+    public static readonly Scalar Int8 = 8.ToScalar();
+    public static readonly Scalar Float1 = 1f.ToScalar();
+    public static readonly Scalar Quarter = 0.25.ToScalar();
+}
 
 // Port of RAFT (princeton-vl/RAFT @ 2888e15, core/raft.py, extractor.py, update.py, corr.py, utils/utils.py),
 // large configuration: hidden 128, context 128, 4 correlation levels of radius 4, no dropout, float32.
@@ -45,7 +56,7 @@ internal sealed class RaftResidualBlock : Module<Tensor, Tensor>
         var y = F.relu(norm1.forward(conv1.forward(x)));
         y = F.relu(norm2.forward(conv2.forward(y)));
         var skip = downsample != null ? downsample.forward(x) : x;
-        return F.relu(skip + y).MoveToOuterDisposeScope();
+        return F.relu(skip.add(y, Scalars.Int1)).MoveToOuterDisposeScope();
     }
 }
 
@@ -144,7 +155,7 @@ internal sealed class RaftSepConvGru : Module<Tensor, Tensor, Tensor>
         var z = sigmoid(cz.forward(hx));
         var r = sigmoid(cr.forward(hx));
         var q = tanh(cq.forward(cat(new[] { r * h, x }, 1)));
-        return (1 - z) * h + z * q;
+        return z.negative().add(Scalars.Int1, Scalars.Int1).mul(h).add(z.mul(q), Scalars.Int1); // (1 - z) * h + z * q
     }
 
     public override Tensor forward(Tensor h, Tensor x)
@@ -204,7 +215,7 @@ public sealed class RaftUpdateBlock : Module
         var x = cat(new[] { inp, motion }, 1);
         var h = gru.forward(net, x);
         var delta = flow_head.forward(h);
-        var m = 0.25 * mask.forward(h);
+        var m = mask.forward(h).mul(RaftScalars.Quarter);
         return (h.MoveToOuterDisposeScope(), m.MoveToOuterDisposeScope(), delta.MoveToOuterDisposeScope());
     }
 }
@@ -250,8 +261,9 @@ public sealed class RaftCorrBlock : IDisposable
         for (int i = 0; i < pyramid.Length; i++)
         {
             var corr = pyramid[i];
-            var centroid = c.reshape(batch * h1 * w1, 1, 1, 2) / (float)(1 << i);
-            var coordsLvl = centroid + delta;
+            using var scale = ((float)(1 << i)).ToScalar();
+            var centroid = c.reshape(batch * h1 * w1, 1, 1, 2).div(scale);
+            var coordsLvl = centroid.add(delta, Scalars.Int1);
             outs[i] = BilinearSampler(corr, coordsLvl).view(batch, h1, w1, -1);
         }
         return cat(outs, -1).permute(0, 3, 1, 2).contiguous().MoveToOuterDisposeScope();
@@ -263,8 +275,10 @@ public sealed class RaftCorrBlock : IDisposable
         using var scope = NewDisposeScope();
         long h = img.shape[^2], w = img.shape[^1];
         var parts = coords.split(new long[] { 1, 1 }, -1);
-        var xg = 2 * parts[0] / (float)(w - 1) - 1;
-        var yg = 2 * parts[1] / (float)(h - 1) - 1;
+        using var wScale = ((float)(w - 1)).ToScalar();
+        using var hScale = ((float)(h - 1)).ToScalar();
+        var xg = parts[0].mul(RaftScalars.Int2).div(wScale).sub(Scalars.Int1); // 2 * x / (W - 1) - 1
+        var yg = parts[1].mul(RaftScalars.Int2).div(hScale).sub(Scalars.Int1);
         var grid = cat(new[] { xg, yg }, -1);
         return F.grid_sample(img, grid, align_corners: true).MoveToOuterDisposeScope();
     }
@@ -307,7 +321,11 @@ public sealed class RaftModel : Module
     public RaftEncoder ContextEncoder => cnet;
 
     /// <summary>2 * (x / 255) - 1, as raft.py.</summary>
-    public static Tensor Normalize(Tensor image255) => 2 * (image255 / 255.0f) - 1.0f;
+    public static Tensor Normalize(Tensor image255)
+    {
+        using var scope = NewDisposeScope();
+        return image255.div(Scalars.Float255).mul(RaftScalars.Int2).sub(RaftScalars.Float1).MoveToOuterDisposeScope();
+    }
 
     /// <summary>fnet features (B,256,H/8,W/8) of one image batch (0..255 input).
     /// raft.py runs fnet on cat([image1, image2]); InstanceNorm is per sample, so running each image alone gives the
@@ -367,7 +385,7 @@ public sealed class RaftModel : Module
             inp = F.relu(parts[1]).MoveToOuterDisposeScope();
             coords0 = CoordsGrid(n, ht / 8, wd / 8, image1.device).MoveToOuterDisposeScope();
             coords1 = CoordsGrid(n, ht / 8, wd / 8, image1.device);
-            if (flowInit is not null) coords1 = coords1 + flowInit;
+            if (flowInit is not null) coords1 = coords1.add(flowInit, Scalars.Int1);
             coords1 = coords1.MoveToOuterDisposeScope();
         }
         flowUp = null!;
@@ -379,7 +397,7 @@ public sealed class RaftModel : Module
                 var corr = corrFn.Lookup(coords1);
                 var flow = coords1 - coords0;
                 var (newNet, upMask, delta) = update_block.Forward(net, inp, corr, flow);
-                var newCoords = coords1 + delta;
+                var newCoords = coords1.add(delta, Scalars.Int1);
                 var up = UpsampleFlow(newCoords - coords0, upMask);
                 // hand the loop state to the outer scope and release the previous one
                 net.Dispose(); coords1.Dispose(); flowUp?.Dispose();
@@ -399,8 +417,8 @@ public sealed class RaftModel : Module
     public static Tensor CoordsGrid(long batch, long ht, long wd, Device device)
     {
         using var scope = NewDisposeScope();
-        var ys = arange(ht, device: device);
-        var xs = arange(wd, device: device);
+        var ys = Scalars.Arange(ht, device: device);
+        var xs = Scalars.Arange(wd, device: device);
         var mesh = meshgrid(new[] { ys, xs }, indexing: "ij");
         var coords = stack(new[] { mesh[1], mesh[0] }, 0).to(ScalarType.Float32);
         return coords.unsqueeze(0).repeat(batch, 1, 1, 1).MoveToOuterDisposeScope();
@@ -412,7 +430,7 @@ public sealed class RaftModel : Module
         using var scope = NewDisposeScope();
         long n = flow.shape[0], h = flow.shape[2], w = flow.shape[3];
         var m = softmax(mask.view(n, 1, 9, 8, 8, h, w), 2);
-        var up = F.unfold(8 * flow, (3, 3), padding: (1, 1));
+        var up = F.unfold(flow.mul(RaftScalars.Int8), (3, 3), padding: (1, 1));
         up = up.view(n, 2, 9, 1, 1, h, w);
         up = sum(m * up, 2);
         up = up.permute(0, 1, 4, 2, 5, 3);

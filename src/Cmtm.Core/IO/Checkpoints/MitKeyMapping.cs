@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Cmtm.Runtime;
 using static TorchSharp.torch;
 
 namespace Cmtm.IO.Checkpoints;
@@ -68,12 +69,12 @@ public static partial class MitKeyMapping
                 {
                     int i = int.Parse(m.Groups[1].Value) - 1;
                     var part = m.Groups[2].Value == "proj" ? "proj" : "layer_norm";
-                    mapped.Add(($"encoder.patch_embeddings.{i}.{part}.{m.Groups[3].Value}", t.detach().clone()));
+                    mapped.Add(($"encoder.patch_embeddings.{i}.{part}.{m.Groups[3].Value}", TensorCopies.DetachedClone(t)));
                 }
                 else if ((m = NvNorm().Match(key)).Success)
                 {
                     int i = int.Parse(m.Groups[1].Value) - 1;
-                    mapped.Add(($"encoder.layer_norm.{i}.{m.Groups[2].Value}", t.detach().clone()));
+                    mapped.Add(($"encoder.layer_norm.{i}.{m.Groups[2].Value}", TensorCopies.DetachedClone(t)));
                 }
                 else if ((m = NvBlock().Match(key)).Success)
                 {
@@ -88,10 +89,10 @@ public static partial class MitKeyMapping
                         if (rows <= 0 || rows % 2 != 0 || (wb == "weight" && t.shape.Length != 2) || (wb == "bias" && t.shape.Length != 1))
                             throw new CheckpointFormatException(nvlabs.Source, $"'{key}' has shape {DTypes.ShapeText(t.shape)}, expected (2C, C) / (2C)");
                         long c = rows / 2;
-                        mapped.Add((head + "attention.self.key." + wb, t.detach().narrow(0, 0, c).clone()));
-                        mapped.Add((head + "attention.self.value." + wb, t.detach().narrow(0, c, c).clone()));
+                        using (var keyRows = t.narrow(0, 0, c)) mapped.Add((head + "attention.self.key." + wb, TensorCopies.DetachedClone(keyRows)));
+                        using (var valueRows = t.narrow(0, c, c)) mapped.Add((head + "attention.self.value." + wb, TensorCopies.DetachedClone(valueRows)));
                     }
-                    else mapped.Add((head + BlockRename[part] + "." + wb, t.detach().clone()));
+                    else mapped.Add((head + BlockRename[part] + "." + wb, TensorCopies.DetachedClone(t)));
                 }
                 else throw new CheckpointFormatException(nvlabs.Source, $"unknown key '{key}' for an NVlabs MiT checkpoint");
             }
@@ -119,7 +120,7 @@ public static partial class MitKeyMapping
                 var k = key.StartsWith("segformer.", StringComparison.Ordinal) ? key["segformer.".Length..] : key;
                 if (k.StartsWith("classifier.", StringComparison.Ordinal) || k.StartsWith("decode_head.", StringComparison.Ordinal)) continue;
                 if (!HfKey().IsMatch(k)) throw new CheckpointFormatException(hf.Source, $"unknown key '{key}' for a Hugging Face MiT checkpoint");
-                mapped.Add((k, t.detach().clone()));
+                mapped.Add((k, TensorCopies.DetachedClone(t)));
             }
             return Build(hf.Source, mapped);
         }

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;
+using Cmtm.Runtime;
 using static TorchSharp.torch;
 
 namespace Cmtm.IO.Checkpoints;
@@ -136,7 +137,7 @@ public static class SafeTensors
             stream.Write(header);
             foreach (var (_, t) in items)
             {
-                using var cpu = t.detach().cpu().contiguous();
+                using var cpu = TensorCopies.CpuContiguous(t);
                 DTypes.WriteFrom(stream, cpu);
             }
         });
