@@ -23,20 +23,26 @@ public class TrainValidationTests
         public void Message(string message) => Messages.Add(message);
     }
 
+    /// <summary>Two tiny synthetic training videos in <paramref name="d"/>; a cmtm-b0 run at 32 px on them, validated every epoch on <paramref name="val"/>.</summary>
+    private static TrainOptions Tiny(Shared.TempDir d, string val, string run, int epochs, int samplesPerEpoch, int batchSize)
+    {
+        var data = d.File("synth");
+        if (!Directory.Exists(data)) SyntheticDataset.Generate(data, 2, 3, 48, 48, 4, valVideos: 0);
+        return new TrainOptions
+        {
+            Arch = "cmtm-b0", Resolution = 32, Train = ["synth=" + data], Val = val, Epochs = epochs, SamplesPerEpoch = samplesPerEpoch,
+            BatchSize = batchSize, Lr = 1e-3, Seed = 3, Threads = 2, Out = d.File(run), ValEvery = 1, SaveEvery = 1000,
+        };
+    }
+
     [Fact]
     public void HalfSizeValidationScoresAndAFailedValidationIsRecordedAsNaNWithoutEndingTheRun()
     {
         using var d = new Shared.TempDir();
-        var data = d.File("synth");
-        SyntheticDataset.Generate(data, 2, 3, 48, 48, 4, valVideos: 0);
         using var val = new TinyDavis(halfSizeFrames: true);
         var flows = d.File("valflows");
         val.AddFlows(Path.Combine(flows, "JPEGFlows", "480p")); // the val set's flows in a folder of their own
-        var options = new TrainOptions
-        {
-            Arch = "cmtm-b0", Resolution = 32, Train = ["synth=" + data], Val = $"{val.Root},flows={flows}", Epochs = 2, SamplesPerEpoch = 2,
-            BatchSize = 2, Lr = 1e-3, Seed = 3, Threads = 2, Out = d.File("run"), ValEvery = 1, SaveEvery = 1000,
-        };
+        var options = Tiny(d, $"{val.Root},flows={flows}", "run", epochs: 2, samplesPerEpoch: 2, batchSize: 2);
         var annotation = Path.Combine(val.Root, "Annotations", "480p", "dog", "00001.png");
         var recorder = new Recorder();
         // after epoch 1 an annotation disappears: epoch 2's validation fails
@@ -79,15 +85,9 @@ public class TrainValidationTests
     public void AStopAtTheEndOfAnEpochInterruptsItsValidationAndResumesToTheUninterruptedWeights()
     {
         using var d = new Shared.TempDir();
-        var data = d.File("synth");
-        SyntheticDataset.Generate(data, 2, 3, 48, 48, 6, valVideos: 0);
         using var val = new TinyDavis();
         val.AddFlows();
-        TrainOptions Options(string run) => new()
-        {
-            Arch = "cmtm-b0", Resolution = 32, Train = ["synth=" + data], Val = val.Root, Epochs = 2, SamplesPerEpoch = 2,
-            BatchSize = 1, Lr = 1e-3, Seed = 8, Threads = 2, Out = d.File(run), ValEvery = 1, SaveEvery = 1000,
-        };
+        TrainOptions Options(string run) => Tiny(d, val.Root, run, epochs: 2, samplesPerEpoch: 2, batchSize: 1);
         using (var full = new Trainer(Options("full"))) Assert.False(full.Run().Stopped);
 
         var recorder = new Recorder();
@@ -116,18 +116,12 @@ public class TrainValidationTests
     public void AValidationSetWithAMissingFlowFailsBeforeTrainingNamingTheFileAndTheCommand()
     {
         using var d = new Shared.TempDir();
-        var data = d.File("synth");
-        SyntheticDataset.Generate(data, 2, 3, 48, 48, 4, valVideos: 0);
         using var val = new TinyDavis();
         var flows = d.File("valflows");
         val.AddFlows(Path.Combine(flows, "JPEGFlows", "480p"));
         var missing = Path.Combine(flows, "JPEGFlows", "480p", "blackswan", "00002.jpg");
         File.Delete(missing);
-        var options = new TrainOptions
-        {
-            Arch = "cmtm-b0", Resolution = 32, Train = ["synth=" + data], Val = $"{val.Root},flows={flows}", Epochs = 1, SamplesPerEpoch = 2,
-            BatchSize = 2, Out = d.File("run"),
-        };
+        var options = Tiny(d, $"{val.Root},flows={flows}", "run", epochs: 1, samplesPerEpoch: 2, batchSize: 2);
         var e = Assert.Throws<CmtmException>(() => new Trainer(options));
         Assert.Equal(missing, e.Subject);
         Assert.Contains($"cmtm flow --dataset davis16 --root {val.Root} --flows {flows}", e.Problem);
