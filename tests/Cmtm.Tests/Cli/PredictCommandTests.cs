@@ -82,13 +82,16 @@ public class PredictCommandTests
     }
 
     [Fact]
-    public void MissingWeightsAndMissingImageAreNamedErrors()
+    public void WithoutWeightsTheShippedModelRunsAndAMissingImageIsANamedError()
     {
         using var dir = new Shared.TempDir();
+        // no --weights: the committed model (models/) runs and says so (a missing model: ShippedModelCliTests)
         var (code, _, stderr) = CliHarness.Run("predict", "--image", M("cmtm_b0_r128_png_img.png"),
-            "--flow", M("cmtm_b0_r128_png_flow.png"), "--out", dir.File("mask.png"));
-        Assert.Equal(2, code);
-        Assert.Contains("--weights", stderr);
+            "--flow", M("cmtm_b0_r128_png_flow.png"), "--out", dir.File("shipped.png"));
+        Assert.Equal(0, code);
+        Assert.Contains("using the shipped model", stderr);
+        Assert.True(File.Exists(dir.File("shipped.png")));
+        File.Delete(dir.File("shipped.png"));
         (code, _, stderr) = CliHarness.Run("predict", "--weights", M("cmtm_b0_r128.pth"), "--image", dir.File("nope.png"),
             "--flow", M("cmtm_b0_r128_png_flow.png"), "--out", dir.File("mask.png"));
         Assert.Equal(2, code);
