@@ -19,6 +19,5 @@ public static class CommandCatalog
         yield return SynthCommand.Create();
         yield return TrainCommand.Create();
         yield return DemoCommand.Create();
-        yield return FuzzCommand.Create();
     }
 }

@@ -14,11 +14,11 @@ public static class DemoCommand
     public static Command Create()
     {
         var outOpt = new Option<string>("--out") { Description = "run folder (must not exist or be empty)", DefaultValueFactory = _ => $"runs/demo-{DateTime.Now:yyyyMMdd-HHmmss}" };
-        var synthetic = new Option<bool>("--synthetic") { Description = "the synthetic training demo instead: generate videos, train a small CMTM from scratch (5-9 minutes on the project's 2-core VM), evaluate, segment a clip" };
+        var synthetic = new Option<bool>("--synthetic") { Description = "the synthetic training demo instead: generate videos, train a small CMTM from scratch (several minutes on a 2-core CPU), evaluate, segment a clip" };
         var weights = CommonOptions.Weights();
         var clip = new Option<string?>("--clip") { Description = $"DAVIS-layout clip to segment and score (default: the repository's {VideoDemo.ClipFolder})" };
         var noVal = new Option<bool>("--no-val") { Description = "do not score the DAVIS-2016 val sequences even when ../shared is present" };
-        var steps = new Option<int>("--steps") { Description = "--synthetic: training steps (5-9 minutes on the project's 2-core VM at the defaults, depending on its speed)", DefaultValueFactory = _ => new DemoOptions().Steps };
+        var steps = new Option<int>("--steps") { Description = "--synthetic: training steps (several minutes on a 2-core CPU at the defaults)", DefaultValueFactory = _ => new DemoOptions().Steps };
         var minutes = new Option<double>("--max-minutes") { Description = "--synthetic: optional wall-clock cap on training (0 = none)" };
         var threads = new Option<int>("--threads") { Description = "libtorch threads", DefaultValueFactory = _ => 2 };
         var res = new Option<int>("--resolution") { Description = "--synthetic: model resolution (multiple of 32)", DefaultValueFactory = _ => 64 };

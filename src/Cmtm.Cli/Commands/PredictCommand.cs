@@ -39,14 +39,14 @@ public static class PredictCommand
             using var pred = predictor.Predict(img, flo);
             var logitsPath = r.GetValue(logits)?.FullName;
             if (logitsPath != null) Npy.Save(logitsPath, pred.Logits);
-            try { PngMask.WriteGray(outPath, new BinaryMask(pred.Width, pred.Height, pred.Mask)); }
+            var mask = new BinaryMask(pred.Width, pred.Height, pred.Mask);
+            try { PngMask.WriteGray(outPath, mask); }
             catch when (logitsPath != null)
             {
                 File.Delete(logitsPath); // both outputs or neither
                 throw;
             }
-            long fg = pred.Mask.Count(b => b != 0);
-            Console.WriteLine($"{outPath}: {pred.Width}x{pred.Height}, foreground {100.0 * fg / pred.Mask.Length:F2}% ({predictor.Model.Config.Name}, resolution {predictor.Model.Config.Resolution})");
+            Console.WriteLine($"{outPath}: {pred.Width}x{pred.Height}, foreground {100.0 * mask.CountForeground() / pred.Mask.Length:F2}% ({predictor.Model.Config.Name}, resolution {predictor.Model.Config.Resolution})");
             return 0;
         });
         return cmd;

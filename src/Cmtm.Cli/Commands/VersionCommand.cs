@@ -11,7 +11,7 @@ public static class VersionCommand
         cmd.SetAction(_ =>
         {
             Console.WriteLine($"cmtm {typeof(CmtmException).Assembly.GetName().Version}");
-            Console.WriteLine($"torchsharp {typeof(torch).Assembly.GetName().Version}, libtorch threads {torch.get_num_threads()}");
+            Console.WriteLine($"torchsharp {typeof(torch).Assembly.GetName().Version}, libtorch {Cmtm.Runtime.TorchRuntime.LibTorchPackage}, threads {torch.get_num_threads()}");
             Console.WriteLine($"cuda available: {torch.cuda.is_available()}");
             Console.WriteLine($"cpu allocator: {Cmtm.Runtime.TorchRuntime.AllocatorNote}");
             Console.WriteLine($"cpu native bf16 (AVX-512-BF16 / AMX, for --precision bf16): {(Cmtm.Model.Precisions.CpuHasNativeBf16 ? "yes" : "no")}");

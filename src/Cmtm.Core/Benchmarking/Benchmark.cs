@@ -92,8 +92,6 @@ public sealed record BenchResult
 /// </summary>
 public static class Benchmark
 {
-    public const string LibTorchVersion = "2.10.0 (libtorch-cpu-linux-x64)";
-
     public static string CpuModel()
     {
         try
@@ -175,7 +173,7 @@ public static class Benchmark
         {
             Machine = CpuModel(),
             Threads = get_num_threads(),
-            LibTorch = LibTorchVersion,
+            LibTorch = Cmtm.Runtime.TorchRuntime.LibTorchPackage,
             Allocator = Runtime.TorchRuntime.AllocatorNote,
             Arch = cfg.Name,
             Resolution = cfg.Resolution,

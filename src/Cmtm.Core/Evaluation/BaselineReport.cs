@@ -135,7 +135,7 @@ public sealed record BaselineTable(string Dataset, string Root, string Flow, IRe
 }
 
 /// <summary>
-/// A model's scores beside its baselines on the same sequences and protocol (issue 12 item 4): the model, the same
+/// A model's scores beside its baselines on the same sequences and protocol: the model, the same
 /// architecture untrained, the motion threshold and published result masks, with per-sequence rows, as text,
 /// markdown and JSON. Used by `cmtm demo` and `cmtm evaluate --baselines`.
 /// </summary>

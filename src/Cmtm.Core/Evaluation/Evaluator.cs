@@ -4,7 +4,7 @@ using Cmtm.IO;
 
 namespace Cmtm.Evaluation;
 
-/// <summary>How per-frame scores become dataset numbers (reference spec 5.3).</summary>
+/// <summary>How per-frame scores become dataset numbers.</summary>
 public enum EvaluationProtocol
 {
     /// <summary>

@@ -140,7 +140,7 @@ public sealed class SequenceFrames(SequenceRecord sequence) : IFrameSource
     System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }
 
-/// <summary>Speed of a model run over a dataset (reference spec 5.1: model-only time excludes decoding, flow and writing).</summary>
+/// <summary>Speed of a model run over a dataset (model-only time excludes decoding, flow and writing).</summary>
 public sealed record InferenceTiming(string Model, string Flow, int Frames, double ModelSeconds, double TotalSeconds)
 {
     public double ModelFps => ModelSeconds > 0 ? Frames / ModelSeconds : 0;

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using System.IO.Hashing;
 
 namespace Cmtm.IO;
 
@@ -167,7 +168,7 @@ public static class PngCodec
             var body = data.Slice(pos + 8, (int)length);
             var storedCrc = BinaryPrimitives.ReadUInt32BigEndian(data.Slice(pos + 8 + (int)length, 4));
             var critical = (typeSpan[0] & 0x20) == 0;
-            var crcOk = Crc32.Compute(data.Slice(pos + 4, 4 + (int)length)) == storedCrc;
+            var crcOk = Crc32.HashToUInt32(data.Slice(pos + 4, 4 + (int)length)) == storedCrc;
             pos += 12 + (int)length;
             if (!crcOk)
             {
@@ -489,37 +490,11 @@ public static class PngCodec
         System.Text.Encoding.ASCII.GetBytes(type, head[4..]);
         s.Write(head);
         s.Write(body);
-        var crc = Crc32.Append(Crc32.Append(Crc32.Initial, head[4..]), body);
+        var crc = new Crc32();
+        crc.Append(head[4..]);
+        crc.Append(body);
         Span<byte> tail = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32BigEndian(tail, crc ^ 0xFFFFFFFFu);
+        BinaryPrimitives.WriteUInt32BigEndian(tail, crc.GetCurrentHashAsUInt32());
         s.Write(tail);
-    }
-
-    /// <summary>CRC-32 (ISO 3309 / PNG), table driven.</summary>
-    internal static class Crc32
-    {
-        public const uint Initial = 0xFFFFFFFFu;
-        private static readonly uint[] Table = BuildTable();
-
-        private static uint[] BuildTable()
-        {
-            var t = new uint[256];
-            for (uint n = 0; n < 256; n++)
-            {
-                var c = n;
-                for (var k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-                t[n] = c;
-            }
-            return t;
-        }
-
-        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-        public static uint Append(uint crc, ReadOnlySpan<byte> data)
-        {
-            foreach (var b in data) crc = Table[(crc ^ b) & 0xFF] ^ (crc >> 8);
-            return crc;
-        }
-
-        public static uint Compute(ReadOnlySpan<byte> data) => Append(Initial, data) ^ 0xFFFFFFFFu;
     }
 }

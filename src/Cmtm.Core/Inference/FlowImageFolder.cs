@@ -28,8 +28,6 @@ public sealed class FlowImageFolder
 
     public int Count => byStem.Count;
 
-    public bool Has(string stem) => byStem.ContainsKey(stem);
-
     /// <summary>Throws naming the first stem (in the given order) that has no flow image.</summary>
     public void CheckCovers(IEnumerable<string> stems)
     {

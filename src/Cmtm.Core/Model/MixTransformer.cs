@@ -9,7 +9,7 @@ namespace Cmtm.Model;
 // Mix Transformer (SegFormer) encoder. Module and parameter names equal HuggingFace's SegformerModel
 // (`encoder.patch_embeddings.0.proj.weight`, `encoder.block.2.1.attention.self.query.weight`, ...), which is
 // what the official CMTM / FakeFlow checkpoints hold under `vos.app_encoder.backbone.` / `vos.mo_encoder.backbone.`.
-// Every LayerNorm uses eps 1e-5 (HF creates them with the default; see reference-spec 1.1).
+// Every LayerNorm uses eps 1e-5 (HF creates them with the default).
 
 /// <summary>Overlapping patch embedding: strided conv, flatten to tokens, LayerNorm.</summary>
 public sealed class OverlapPatchEmbed : Module<Tensor, Tensor>

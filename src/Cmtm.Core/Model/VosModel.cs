@@ -62,11 +62,10 @@ public sealed class VosNet : Module<Tensor, Tensor, Tensor>
 
     /// <summary>
     /// Whether the two encoders run at the same time when no gradient is recorded (inference): null (default) = when
-    /// libtorch uses at most 2 intra-op threads, true = always, false = never. Why: on the project's 2-vCPU VM, whose
-    /// intra-op threads scale poorly (~1.4x on 2 cores), both encoders side by side take 0.6-0.8 of their sequential time
-    /// (blocks of frames interleaved in one process: FakeFlow-b0 0.286 -> 0.189 s, CMTM-b2 1.031 -> 0.853 s; frames 7-10 %
-    /// faster). With more threads the two encoders' thread teams would oversubscribe the cores, which was not measured,
-    /// so they stay sequential there.
+    /// libtorch uses at most 2 intra-op threads, true = always, false = never. Why: with so few intra-op threads, which
+    /// scale poorly on small tensors, the two encoders side by side finish sooner than one after the other (measured
+    /// with `cmtm bench`, blocks of frames interleaved in one run); with more threads the two encoders' thread teams
+    /// would oversubscribe the cores, which was not measured, so they stay sequential there.
     /// The outputs are the same (each encoder's arithmetic does not depend on the other; tested bit for bit). Training
     /// stays sequential: DropPath draws from the global generator, whose order must not depend on thread timing.
     /// </summary>

@@ -3,25 +3,31 @@ using System.Diagnostics;
 namespace Cmtm.Runtime;
 
 /// <summary>
-/// Progress for long loops: count, rate and ETA. On a terminal it redraws one line; otherwise (CI, pipes) it prints a
-/// plain line at most every <see cref="Interval"/> and always at the end.
+/// The one progress printer for long loops (segment, flow, evaluate, train): count, rate and ETA. On a terminal it
+/// redraws one line in place; otherwise (CI, pipes) it prints a plain line at most every <see cref="Interval"/> and
+/// always at the end. Permanent lines (<see cref="Print"/>) first end the live line.
 /// </summary>
 public sealed class ProgressLine
 {
     private readonly string label;
     private readonly TextWriter writer;
-    private readonly bool tty;
+    private readonly bool live;
     private readonly Stopwatch clock = Stopwatch.StartNew();
     private double lastPrint = double.NegativeInfinity;
+    private bool dirty;
 
-    public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>The least time between two progress lines (default 0.2 s on a terminal, 5 s otherwise).</summary>
+    public TimeSpan Interval { get; init; }
 
-    public ProgressLine(string label, TextWriter? writer = null)
+    /// <param name="label">Prefix of every count line ("segment", "flow" ...).</param>
+    /// <param name="writer">Where to print (default standard error).</param>
+    /// <param name="live">Redraw one line in place (default: when printing to standard error on a terminal).</param>
+    public ProgressLine(string label, TextWriter? writer = null, bool? live = null)
     {
         this.label = label;
         this.writer = writer ?? Console.Error;
-        tty = writer is null && !Console.IsErrorRedirected;
-        if (tty) Interval = TimeSpan.FromSeconds(0.2);
+        this.live = live ?? (writer is null && !Console.IsErrorRedirected);
+        Interval = TimeSpan.FromSeconds(this.live ? 0.2 : 5);
     }
 
     public double Seconds => clock.Elapsed.TotalSeconds;
@@ -36,12 +42,37 @@ public sealed class ProgressLine
     /// <summary>As above with the caller's own rate (items per second), e.g. one that leaves out skipped items.</summary>
     public void Report(int done, int? total, double rate, string? detail = null, bool final = false)
     {
-        double t = Seconds;
-        if (!final && t - lastPrint < Interval.TotalSeconds) return;
-        lastPrint = t;
+        if (!Due(final)) return;
         var eta = total is int n && rate > 0 ? $", ETA {FormatEta((n - done) / rate)}" : "";
-        var text = $"{label}: {done}{(total is int tt ? $"/{tt}" : "")} ({rate:0.00}/s{eta})" + (detail is null ? "" : $" {detail}");
-        if (tty) writer.Write("\r" + text.PadRight(Math.Min(Console.BufferWidth > 0 ? Console.BufferWidth - 1 : 100, 160)) + (final ? "\n" : ""));
-        else writer.WriteLine(text);
+        Draw($"{label}: {done}{(total is int tt ? $"/{tt}" : "")} ({rate:0.00}/s{eta})" + (detail is null ? "" : $" {detail}"), final);
+    }
+
+    /// <summary>Shows a caller-formatted progress text, throttled like <see cref="Report(int, int?, string?, bool)"/>.</summary>
+    public void Show(string text, bool final = false)
+    {
+        if (Due(final)) Draw(text, final);
+    }
+
+    /// <summary>A permanent line (ends a live progress line first).</summary>
+    public void Print(string line)
+    {
+        if (dirty) { writer.WriteLine(); dirty = false; }
+        writer.WriteLine(line);
+        lastPrint = Seconds; // the next progress line waits a full interval after it
+    }
+
+    private bool Due(bool final)
+    {
+        double t = Seconds;
+        if (!final && t - lastPrint < Interval.TotalSeconds) return false;
+        lastPrint = t;
+        return true;
+    }
+
+    private void Draw(string text, bool final)
+    {
+        if (!live) { writer.WriteLine(text); return; }
+        writer.Write("\r" + text.PadRight(Math.Min(Console.BufferWidth > 0 ? Console.BufferWidth - 1 : 100, 160)) + (final ? "\n" : ""));
+        dirty = !final;
     }
 }

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace Cmtm.Runtime;
 
 /// <summary>
-/// Long-lived TorchSharp Scalars for the constants the code hands to libtorch (issue 12, "training on real video
+/// Long-lived TorchSharp Scalars for the constants the code hands to libtorch ("training on real video
 /// crashes").
 /// <para>
 /// A TorchSharp <see cref="Scalar"/> owns a native at::Scalar and frees it in its finaliser, and TorchSharp's tensor

@@ -6,7 +6,7 @@ namespace Cmtm.Runtime;
 /// Detached copies of tensors with every intermediate held by a local until libtorch is done with it: in a chain such as
 /// <c>t.detach().cpu().clone()</c> outside a DisposeScope, the unnamed <c>detach()</c> and <c>cpu()</c> results are
 /// unreachable during the next native call, and a garbage collection at that moment lets their finalisers free them
-/// mid-call (issue 12; the same class as the temporary Scalars of <see cref="Scalars"/>).
+/// mid-call (the same class as the temporary Scalars of <see cref="Scalars"/>).
 /// </summary>
 public static class TensorCopies
 {

@@ -58,6 +58,34 @@ public static class TorchRuntime
     public static string AllocatorNote { get; } = DescribeAllocator();
 
     /// <summary>
+    /// The libtorch native package this process runs on, as "2.10.0 (libtorch-cpu-linux-x64)", read from the running
+    /// application's dependency manifest (its .deps.json), so it names what the executable actually ships, whichever
+    /// runtime package (CPU or CUDA) it chose; "unknown" when the manifest does not say.
+    /// </summary>
+    public static string LibTorchPackage { get; } = FindLibTorchPackage();
+
+    private static string FindLibTorchPackage()
+    {
+        try
+        {
+            foreach (var file in (AppContext.GetData("APP_CONTEXT_DEPS_FILES") as string ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries))
+            {
+                if (!File.Exists(file)) continue;
+                using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(file));
+                if (!doc.RootElement.TryGetProperty("libraries", out var libs)) continue;
+                foreach (var lib in libs.EnumerateObject())
+                {
+                    var slash = lib.Name.IndexOf('/');
+                    if (slash > 0 && lib.Name.StartsWith("libtorch-", StringComparison.Ordinal))
+                        return $"{lib.Name[(slash + 1)..]} ({lib.Name[..slash]})";
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Text.Json.JsonException) { }
+        return "unknown";
+    }
+
+    /// <summary>
     /// `./cmtm` and `./test` preload tcmalloc (scripts/allocator.sh); measured on the project's machine, glibc malloc
     /// fragments under libtorch's per-frame pattern of large allocations (resident memory ~1 GB after 100 FakeFlow-b0
     /// frames with ~90 MB in use) and faults every large tensor in fresh, while tcmalloc keeps the peak at ~470 MB and

@@ -11,7 +11,7 @@ using static TorchSharp.torch;
 
 namespace Cmtm.Training;
 
-/// <summary>Settings of `cmtm demo` (defaults: 5-9 minutes on the project's 2-core VM, depending on its speed).</summary>
+/// <summary>Settings of `cmtm demo` (the defaults take several minutes on a 2-core CPU).</summary>
 public sealed record DemoOptions
 {
     public string Out { get; init; } = "runs/demo";

@@ -9,7 +9,7 @@ namespace Cmtm.Training;
 /// torch.optim.Adam whose step keeps its Scalars alive through the libtorch calls that read them. TorchSharp 0.107's
 /// <see cref="Adam.step"/> passes temporary Scalars (<c>mul_(beta1)</c>, <c>add_(grad, 1 - beta1)</c>,
 /// <c>/ sqrt(bias_correction2)</c>, <c>add_(eps)</c>, the step size) that a garbage collection can free in mid-call
-/// (issue 12: "Unknown scalar type" in THSTensor_div_scalar, toFloat in addcmul_, or a segmentation fault); see
+/// ("Unknown scalar type" in THSTensor_div_scalar, toFloat in addcmul_, or a segmentation fault); see
 /// <see cref="Scalars"/>. The update is TorchSharp's, operation for operation with Scalars of the same values and types,
 /// so weights and optimiser state are bit-identical to <see cref="Adam"/> (tested), and the state is Adam's own
 /// (<see cref="Adam.State"/>, saved and loaded by TrainCheckpoint as before).

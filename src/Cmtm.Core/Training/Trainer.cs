@@ -29,7 +29,7 @@ public sealed record TrainResult(string RunDir, int CompletedEpochs, long Steps,
     IReadOnlyList<EpochRecord> Records, TimeSpan Elapsed, IReadOnlyList<string> Plots);
 
 /// <summary>
-/// The training loop of the official code (reference-spec section 4) with resumable, atomic checkpoints: per epoch,
+/// The training loop of the official code with resumable, atomic checkpoints: per epoch,
 /// SamplesPerEpoch samples drawn by <see cref="TrainSampler"/>, one <see cref="TrainStep.Run"/> per batch (Adam over all
 /// parameters), validation every ValEvery epochs (DAVIS 2016 J&amp;F by <see cref="Validation"/>, the masks of the latest
 /// one in `val-results/`), checkpoints `last` (every epoch and on stop), `best` (model only, when validation J&amp;F
@@ -199,7 +199,7 @@ public sealed class Trainer : IDisposable
                 if (cancel.IsCancellationRequested) { stopped = true; break; }
                 StepResult r;
                 Schedule.Apply(Optimizer, state.Step);
-                // the scope holds the sampler's unnamed intermediate tensors until libtorch is done with them (issue 12)
+                // the scope holds the sampler's unnamed intermediate tensors until libtorch is done with them
                 using (var scope = NewDisposeScope())
                 using (var batch = Sampler.NextBatch(Options.BatchSize, Device))
                     r = TrainStep.Run(Model, Optimizer, batch.Images, batch.Flows, batch.Masks, oneDnnForward: Device.type == DeviceType.CPU);

@@ -5,7 +5,7 @@ using Cmtm.Tests.Support;
 namespace Cmtm.Tests.Cli;
 
 /// <summary>
-/// `segment`, `predict` and `evaluate` without --weights use the shipped model and say so in one line (issue 12 item 2);
+/// `segment`, `predict` and `evaluate` without --weights use the shipped model and say so in one line;
 /// here CMTM_MODEL points to a tiny random-weight checkpoint made by the test. No model: one error line, exit 2.
 /// </summary>
 [Collection("Console")]

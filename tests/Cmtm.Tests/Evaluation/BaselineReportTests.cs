@@ -12,7 +12,7 @@ using Cmtm.Training;
 namespace Cmtm.Tests.Evaluation;
 
 /// <summary>
-/// The baseline report (issue 12 item 4): the model, the untrained model, the motion threshold and published masks scored on
+/// The baseline report: the model, the untrained model, the motion threshold and published masks scored on
 /// the same sequences with the same protocol, made from the repository's demo clip (no ../shared needed).
 /// </summary>
 [Collection("torch-global-state")] // the untrained model seeds torch's global RNG

@@ -70,7 +70,7 @@ public class DavisMetricsParityTests
     [Fact]
     public void DiskMatchesSkimage()
     {
-        Assert.Equal(197, DavisMetrics.DiskArea(8)); // reference spec 5.3
+        Assert.Equal(197, DavisMetrics.DiskArea(8));
         Assert.Equal(13, DavisMetrics.DiskArea(2));
         Assert.Equal(5, DavisMetrics.DiskArea(1));
     }

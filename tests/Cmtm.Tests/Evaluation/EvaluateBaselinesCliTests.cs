@@ -4,7 +4,7 @@ using Cmtm.Tests.Support;
 
 namespace Cmtm.Tests.Evaluation;
 
-/// <summary>`cmtm evaluate --baselines` (issue 12 item 4): the entry point the model card's tables come from.</summary>
+/// <summary>`cmtm evaluate --baselines`: the entry point the model card's tables come from.</summary>
 [Collection("Console")]
 public class EvaluateBaselinesCliTests
 {

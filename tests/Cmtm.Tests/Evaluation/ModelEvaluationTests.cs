@@ -84,7 +84,7 @@ public sealed class TinyDavis : IDisposable
     public void Dispose() => dir.Dispose();
 }
 
-/// <summary>Model-driven evaluation (issue 4): run a checkpoint over a dataset, write the results folder, score it, report fps.</summary>
+/// <summary>Model-driven evaluation: run a checkpoint over a dataset, write the results folder, score it, report fps.</summary>
 [Collection("Console")]
 public class ModelEvaluationTests
 {
@@ -296,7 +296,7 @@ public class ModelEvaluationTests
     public void ResultsAndWeightsTogetherOrNeitherWithoutAShippedModelAreErrors()
     {
         using var d = new Shared.TempDir();
-        // neither: the shipped model runs (issue 12); where there is none, the error says how to give one
+        // neither: the shipped model runs; where there is none, the error says how to give one
         using (new DemoClipData.EnvVar(Cmtm.Model.ShippedModel.EnvironmentVariable, d.File("none.safetensors")))
         {
             var (code0, _, err0) = Run("evaluate", "--dataset", "davis16", "--root", d.Path);

@@ -47,7 +47,7 @@ public sealed class BlackswanClip : IDisposable
     }
 }
 
-/// <summary>`cmtm segment` (issue 3 "Must show"): real DAVIS frames folder and mp4 in, one mask per frame, overlay video, named errors.</summary>
+/// <summary>`cmtm segment`: real DAVIS frames folder and mp4 in, one mask per frame, overlay video, named errors.</summary>
 [Collection("Console")]
 public class SegmentCommandTests(BlackswanClip clip) : IClassFixture<BlackswanClip>
 {

@@ -16,7 +16,7 @@ namespace Cmtm.Tests.Inference;
 public class MemoryCollection { }
 
 /// <summary>
-/// Bounded memory of `segment` (issue 3): over a synthetic 200-frame video the full pipeline (decode, Farneback flow,
+/// Bounded memory of `segment`: over a synthetic 200-frame video the full pipeline (decode, Farneback flow,
 /// model, mask PNG, overlay JPEG + overlay.mp4) keeps no per-frame state. Memory is sampled from the segmenter's own
 /// progress callback after a full GC at frames 50, 125 and 200: if frames (or their flows / masks / tensors) were kept,
 /// the 150 frames between the first and last sample would add ~150 x 2 x 230 KB = 69 MB (RGB frame + flow image at

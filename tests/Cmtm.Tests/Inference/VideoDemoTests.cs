@@ -9,7 +9,7 @@ using Cmtm.Tests.Support;
 namespace Cmtm.Tests.Inference;
 
 /// <summary>
-/// The real-video `cmtm demo` (issue 12 item 5) at toy size: a tiny random-weight checkpoint, a 4-frame clip cut from the
+/// The real-video `cmtm demo` at toy size: a tiny random-weight checkpoint, a 4-frame clip cut from the
 /// committed one, a toy DAVIS val folder with a published-masks folder beside it.
 /// </summary>
 [Collection("torch-global-state")] // the untrained baseline seeds torch's global RNG

@@ -3,7 +3,7 @@ using Cmtm.Tests.Support;
 
 namespace Cmtm.Tests.Model;
 
-/// <summary>Where the shipped model is looked up (issue 12 item 2): CMTM_MODEL, beside the executable, the repository's models/.</summary>
+/// <summary>Where the shipped model is looked up: CMTM_MODEL, beside the executable, the repository's models/.</summary>
 public class ShippedModelTests
 {
     private static string Touch(string path)

@@ -7,7 +7,7 @@ using Cmtm.Training;
 namespace Cmtm.Tests.Training;
 
 /// <summary>
-/// The validation inside `train` (issue 12 item 3): it scores half-size frames at their annotations' size, and a
+/// The validation inside `train`: it scores half-size frames at their annotations' size, and a
 /// validation that fails mid-run is reported and recorded as NaN while training goes on with resumable checkpoints.
 /// </summary>
 [Collection("torch-global-state")]

@@ -3,7 +3,7 @@ using Cmtm.IO;
 namespace Cmtm.Data.Datasets;
 
 /// <summary>
-/// Readers for the dataset layouts of the official CMTM / FakeFlow code (reference spec 5.2). Each validates the
+/// Readers for the dataset layouts of the official CMTM / FakeFlow code. Each validates the
 /// layout for the requested <see cref="DatasetParts"/> and throws a <see cref="CmtmException"/> naming the first
 /// missing folder or file. They only list files; nothing is decoded.
 /// </summary>

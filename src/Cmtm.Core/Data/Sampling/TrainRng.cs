@@ -15,10 +15,6 @@ public sealed class TrainRng
         s0 = SplitMix(ref x); s1 = SplitMix(ref x); s2 = SplitMix(ref x); s3 = SplitMix(ref x);
     }
 
-    private TrainRng(ulong[] state) => State = state;
-
-    public static TrainRng FromState(ulong[] state) => new(state);
-
     /// <summary>The four state words (copy); setting restores a saved state exactly.</summary>
     public ulong[] State
     {
@@ -86,7 +82,4 @@ public sealed class TrainRng
         double u1 = 1.0 - NextDouble(), u2 = NextDouble();
         return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
     }
-
-    /// <summary>An independent generator derived from this one's next output and a salt (for per-item streams).</summary>
-    public TrainRng Fork(ulong salt) => new(NextULong() ^ (salt * 0xD1B54A32D192ED03UL));
 }

@@ -167,7 +167,7 @@ public sealed class TrainSampler
     /// <summary>(B,R,R,3) bytes -&gt; (B,3,R,R) float32 byte/255 (the official ToTensor).</summary>
     public static Tensor ToTensor(byte[] hwc, int b, int r, Device? device)
     {
-        // every intermediate and the 255 held until libtorch is done with it (issue 12: see Cmtm.Runtime.Scalars)
+        // every intermediate and the 255 held until libtorch is done with it (see Cmtm.Runtime.Scalars)
         using var u8 = tensor(hwc, new long[] { b, r, r, 3 }, ScalarType.Byte);
         using var nchw = u8.permute(0, 3, 1, 2);
         using var f = nchw.to_type(ScalarType.Float32);

@@ -31,9 +31,6 @@ public static class DTypes
         _ => t.ToString().ToLowerInvariant(),
     };
 
-    public static bool IsFloating(ScalarType t) =>
-        t is ScalarType.Float32 or ScalarType.Float64 or ScalarType.Float16 or ScalarType.BFloat16;
-
     /// <summary>Checked product of a shape (element count); null on overflow or a negative dimension.</summary>
     internal static long? Numel(IReadOnlyList<long> shape)
     {

@@ -7,7 +7,7 @@ namespace Cmtm.IO.Checkpoints;
 /// <summary>
 /// Maps pretrained MiT (SegFormer encoder) weights to our encoder parameter names, which equal the Hugging Face
 /// SegformerModel names (<c>encoder.patch_embeddings.0.proj.weight</c>, <c>encoder.block.0.1.attention.self.key.weight</c>,
-/// <c>encoder.layer_norm.3.bias</c>, reference-spec 1.3a). The results hold new tensors (the input is left
+/// <c>encoder.layer_norm.3.bias</c>). The results hold new tensors (the input is left
 /// untouched; the caller disposes both) ordered as HF's <c>named_parameters()</c>; the caller adds its own prefix
 /// (e.g. <c>vos.app_encoder.backbone.</c>, see <see cref="WithPrefix"/>).
 /// </summary>
@@ -53,7 +53,7 @@ public static partial class MitKeyMapping
     public static StateDict ToEncoder(StateDict sd) => IsNvlabs(sd) ? FromNvlabs(sd) : FromHuggingFace(sd);
 
     /// <summary>
-    /// NVlabs ImageNet MiT checkpoints (mit_b0.pth ...) to HF names (spec 1.3b): attn.kv (2C, C) is split into key
+    /// NVlabs ImageNet MiT checkpoints (mit_b0.pth ...) to HF names: attn.kv (2C, C) is split into key
     /// (rows [0, C)) and value (rows [C, 2C)), same for its bias; <c>head.*</c> is dropped; any other key is an error.
     /// </summary>
     public static StateDict FromNvlabs(StateDict nvlabs)

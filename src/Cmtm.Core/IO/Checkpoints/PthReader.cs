@@ -164,7 +164,7 @@ public static class PthReader
                 using var s = OpenEntry(e);
                 s.ReadExactly(buf);
                 ExpectEnd(s, e);
-                if (IsCompressed(e) && Crc32.Compute(buf) != e.Crc32)
+                if (IsCompressed(e) && System.IO.Hashing.Crc32.HashToUInt32(buf) != e.Crc32)
                     throw Error($"zip entry '{e.FullName}' fails its CRC check (corrupt, or its declared size is wrong)");
             }
             catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException or IOException)
@@ -180,7 +180,7 @@ public static class PthReader
                 DTypes.ReadInto(s, target, bytes);
                 ExpectEnd(s, e);
                 // .NET silently stops an inflating stream at the declared size: a CRC check catches a lying header.
-                if (IsCompressed(e) && bytes > 0 && Crc32.Compute(target.bytes) != e.Crc32)
+                if (IsCompressed(e) && bytes > 0 && System.IO.Hashing.Crc32.HashToUInt32(target.bytes) != e.Crc32)
                     throw Error($"zip entry '{e.FullName}' fails its CRC check (corrupt, or its declared size is wrong)");
             }
             catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException or IOException)

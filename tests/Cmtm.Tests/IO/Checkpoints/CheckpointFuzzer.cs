@@ -6,7 +6,7 @@ using Cmtm.IO.Checkpoints;
 using Cmtm.Runtime;
 using static TorchSharp.torch;
 
-namespace Cmtm.Reliability;
+namespace Cmtm.Tests.IO.Checkpoints;
 
 /// <summary>How one fuzz case ended. Only <see cref="Loaded"/> and <see cref="Rejected"/> are acceptable.</summary>
 public enum FuzzOutcome
@@ -40,7 +40,8 @@ public sealed record FuzzSummary(IReadOnlyList<FuzzCase> Cases, double Seconds)
 }
 
 /// <summary>
-/// Deterministic fuzzer for the checkpoint readers (issue 7). From small valid seed files (a torch.save-style .pth with
+/// Deterministic fuzzer for the checkpoint readers (test tooling: <see cref="CheckpointFuzzTests"/>; a long campaign runs
+/// with the Benchmark trait). From small valid seed files (a torch.save-style .pth with
 /// a contiguous tensor, a half tensor, an int64 tensor and a view sharing a storage, and a safetensors file) it derives
 /// mutated files - byte flips, truncation, huge lengths / shapes / element counts, wrong dtypes, negative or
 /// stride-0 views, nested and self-referencing pickles, disallowed globals, hostile pickle opcodes, lying and bombing
@@ -228,7 +229,7 @@ public sealed class CheckpointFuzzer
             ("numpy.core.multiarray", "_reconstruct"), ("torch._utils", "_rebuild_tensor_v2x"), ("collections", "OrderedDictx"),
         ];
         var (m, n) = globals[rng.Next(globals.Length)];
-        var p = new Pickle().Proto();
+        var p = new PickleBuilder().Proto();
         if (rng.Next(2) == 0) p.Global(m, n); else p.Str(m).Str(n).Raw(0x93);
         switch (rng.Next(4))
         {
@@ -239,13 +240,13 @@ public sealed class CheckpointFuzzer
         }
         // hide it inside an otherwise valid state dict half of the time
         if (rng.Next(2) == 0) return p.Stop().Bytes();
-        var outer = new Pickle().Proto().OrderedDict().Str("weight");
+        var outer = new PickleBuilder().Proto().OrderedDict().Str("weight");
         return outer.Raw(p.Bytes()[2..]).Raw((byte)'s').Stop().Bytes();
     }
 
     private static byte[] Nested(Random rng)
     {
-        var p = new Pickle().Proto();
+        var p = new PickleBuilder().Proto();
         int depth = rng.Next(2) == 0 ? rng.Next(1000, 20_000) : rng.Next(100_000, 300_000);
         switch (rng.Next(4))
         {
@@ -264,7 +265,7 @@ public sealed class CheckpointFuzzer
     private static byte[] SelfReference(Random rng)
     {
         // OrderedDict whose value is a list containing itself, or a dict containing itself, memoised and fetched back
-        var p = new Pickle().Proto();
+        var p = new PickleBuilder().Proto();
         if (rng.Next(2) == 0)
             p.OrderedDict().Raw((byte)'q', 0).Str("weight").Raw((byte)'h', 0).Raw((byte)'s');
         else
@@ -274,7 +275,7 @@ public sealed class CheckpointFuzzer
 
     private static byte[] HugeLengthOpcode(Random rng)
     {
-        var p = new Pickle().Proto();
+        var p = new PickleBuilder().Proto();
         switch (rng.Next(9))
         {
             case 0: p.Raw((byte)'X').Raw(BitConverter.GetBytes(0xFFFFFFF0u)); break; // BINUNICODE
@@ -292,7 +293,7 @@ public sealed class CheckpointFuzzer
 
     private static byte[] NotAStateDict(Random rng)
     {
-        var p = new Pickle().Proto();
+        var p = new PickleBuilder().Proto();
         switch (rng.Next(5))
         {
             case 0: p.Raw((byte)'N'); break;
@@ -319,14 +320,14 @@ public sealed class CheckpointFuzzer
         var pickle = Pth.Pickle(t, null);
         bool inPickle = rng.Next(2) == 0;
         entries.Add(inPickle
-            ? new Pth.ZipEntry("archive/data.pkl", deflated, declared, Crc32.Compute(zeros), Deflate: true)
-            : new Pth.ZipEntry("archive/data.pkl", pickle, pickle.Length, Crc32.Compute(pickle), Deflate: false));
+            ? new Pth.ZipEntry("archive/data.pkl", deflated, declared, System.IO.Hashing.Crc32.HashToUInt32(zeros), Deflate: true)
+            : new Pth.ZipEntry("archive/data.pkl", pickle, pickle.Length, System.IO.Hashing.Crc32.HashToUInt32(pickle), Deflate: false));
         foreach (var (k, v) in Pth.Storages(t))
         {
             bool bomb = !inPickle && k == "0";
             entries.Add(bomb
-                ? new Pth.ZipEntry("archive/data/" + k, deflated, declared, Crc32.Compute(zeros), Deflate: true)
-                : new Pth.ZipEntry("archive/data/" + k, v, v.Length, Crc32.Compute(v), Deflate: false));
+                ? new Pth.ZipEntry("archive/data/" + k, deflated, declared, System.IO.Hashing.Crc32.HashToUInt32(zeros), Deflate: true)
+                : new Pth.ZipEntry("archive/data/" + k, v, v.Length, System.IO.Hashing.Crc32.HashToUInt32(v), Deflate: false));
         }
         return Pth.RawZip(entries);
     }
@@ -334,8 +335,8 @@ public sealed class CheckpointFuzzer
     private static byte[] ZipLies(Random rng, List<Pth.Spec> t)
     {
         var pickle = Pth.Pickle(t, null);
-        var entries = new List<Pth.ZipEntry> { new("archive/data.pkl", pickle, pickle.Length, Crc32.Compute(pickle), false) };
-        foreach (var (k, v) in Pth.Storages(t)) entries.Add(new("archive/data/" + k, v, v.Length, Crc32.Compute(v), false));
+        var entries = new List<Pth.ZipEntry> { new("archive/data.pkl", pickle, pickle.Length, System.IO.Hashing.Crc32.HashToUInt32(pickle), false) };
+        foreach (var (k, v) in Pth.Storages(t)) entries.Add(new("archive/data/" + k, v, v.Length, System.IO.Hashing.Crc32.HashToUInt32(v), false));
         int victim = rng.Next(entries.Count);
         var e = entries[victim];
         switch (rng.Next(6))
@@ -449,28 +450,6 @@ public sealed class CheckpointFuzzer
 
     // ------------------------------------------------------------------ builders
 
-    /// <summary>Pickle opcodes by hand (protocol 2, as torch.save writes them).</summary>
-    private sealed class Pickle
-    {
-        private readonly MemoryStream s = new();
-        public Pickle Raw(params byte[] b) { s.Write(b); return this; }
-        public Pickle Proto() => Raw(0x80, 2);
-        public Pickle Global(string module, string name) => Raw((byte)'c').Raw(Encoding.ASCII.GetBytes(module + "\n" + name + "\n"));
-        public Pickle Str(string v) { var b = Encoding.UTF8.GetBytes(v); return Raw((byte)'X').Raw(BitConverter.GetBytes((uint)b.Length)).Raw(b); }
-        public Pickle Int(long v) =>
-            v is >= 0 and < 256 ? Raw((byte)'K', (byte)v)
-            : v is >= int.MinValue and <= int.MaxValue ? Raw((byte)'J').Raw(BitConverter.GetBytes((int)v))
-            : Raw(0x8a, 8).Raw(BitConverter.GetBytes(v));
-        public Pickle Mark() => Raw((byte)'(');
-        public Pickle Tuple() => Raw((byte)'t');
-        public Pickle EmptyTuple() => Raw((byte)')');
-        public Pickle EmptyDict() => Raw((byte)'}');
-        public Pickle Stop() => Raw((byte)'.');
-        public Pickle IntTuple(IEnumerable<long> xs) { Mark(); foreach (var x in xs) Int(x); return Tuple(); }
-        public Pickle OrderedDict() => Global("collections", "OrderedDict").EmptyTuple().Raw((byte)'R');
-        public byte[] Bytes() => s.ToArray();
-    }
-
     private static class Pth
     {
         public sealed record Spec(string Key, string StorageType, string StorageKey, long StorageNumel, long Offset, long[] Size, long[] Stride, byte[] Data);
@@ -494,7 +473,7 @@ public sealed class CheckpointFuzzer
 
         public static byte[] Pickle(IEnumerable<Spec> tensors, string? wrapper)
         {
-            var p = new Pickle().Proto();
+            var p = new PickleBuilder().Proto();
             if (wrapper != null) p.EmptyDict().Str(wrapper);
             p.OrderedDict();
             foreach (var t in tensors)
@@ -518,10 +497,10 @@ public sealed class CheckpointFuzzer
 
         public static byte[] Zip(byte[] pickle, Dictionary<string, byte[]> storages)
         {
-            var entries = new List<ZipEntry> { new("archive/data.pkl", pickle, pickle.Length, Crc32.Compute(pickle), false) };
-            foreach (var (k, v) in storages) entries.Add(new("archive/data/" + k, v, v.Length, Crc32.Compute(v), false));
+            var entries = new List<ZipEntry> { new("archive/data.pkl", pickle, pickle.Length, System.IO.Hashing.Crc32.HashToUInt32(pickle), false) };
+            foreach (var (k, v) in storages) entries.Add(new("archive/data/" + k, v, v.Length, System.IO.Hashing.Crc32.HashToUInt32(v), false));
             var version = "3\n"u8.ToArray();
-            entries.Add(new("archive/version", version, version.Length, Crc32.Compute(version), false));
+            entries.Add(new("archive/version", version, version.Length, System.IO.Hashing.Crc32.HashToUInt32(version), false));
             return RawZip(entries);
         }
 
