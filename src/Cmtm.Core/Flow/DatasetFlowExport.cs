@@ -22,7 +22,7 @@ public static class DatasetFlowExport
         if (kind == DatasetKind.Dutsv2)
             throw new CmtmException("--dataset", "DUTSv2 holds still images: its flows are simulated from depth (FakeFlow), not estimated from frames");
         var sequences = new List<SequenceRecord>();
-        if (kind == DatasetKind.Davis16)
+        if (DatasetReader.IsDavisLayout(kind))
         {
             var splits = new[] { "train", "val" }.Where(s => File.Exists(Path.Combine(root, "ImageSets", "2016", s + ".txt"))).ToList();
             if (splits.Count == 0) throw new CmtmException(Path.Combine(root, "ImageSets", "2016"), "no train.txt or val.txt");

@@ -1,3 +1,4 @@
+using Cmtm.Data.Datasets;
 using Cmtm.Data.Sampling;
 using Cmtm.Data.Synthetic;
 using Cmtm.Tests.Support;
@@ -49,7 +50,7 @@ public class AugmentationTests
         using var d = new Shared.TempDir();
         var root = Path.Combine(d.Path, "ds");
         SyntheticDataset.Generate(root, 2, 2, 40, 32, 3, valVideos: 0);
-        var f = TrainingSource.Open(SourceKind.Synth, root).Videos[0][1];
+        var f = TrainingSource.Open(DatasetKind.Synthetic, root).Videos[0][1];
         var full = TrainSampler.Decode(f, false);
         var a = TrainSampler.CropResize(full, (0, 0, full.Width, full.Height), 24);
         var b = TrainSampler.Prepare(f, false, 24);
@@ -62,7 +63,7 @@ public class AugmentationTests
         using var d = new Shared.TempDir();
         var root = Path.Combine(d.Path, "ds");
         SyntheticDataset.Generate(root, 3, 3, 64, 48, 5, valVideos: 0);
-        var src = TrainingSource.Open(SourceKind.Synth, root);
+        var src = TrainingSource.Open(DatasetKind.Synthetic, root);
         PreparedSample[] Draw(ulong seed, Augmentation aug)
         {
             var s = new TrainSampler(new[] { src }, 32, new TrainRng(seed), cacheResized: true, augment: aug);

@@ -13,11 +13,11 @@ namespace Cmtm.Tests.Data;
 public class FlowsFolderTests
 {
     [Theory]
-    [InlineData("davis=/data/davis", SourceKind.Davis, "/data/davis", null, null)]
-    [InlineData("duts=/d/DUTS:2.5", SourceKind.Duts, "/d/DUTS", 2.5, null)]
-    [InlineData("davis=/data/davis,flows=/tmp/f/train", SourceKind.Davis, "/data/davis", null, "/tmp/f/train")]
-    [InlineData("synth=s:3,flows=flows dir", SourceKind.Synth, "s", 3.0, "flows dir")]
-    public void TrainSpecsParseRootShareAndFlows(string spec, SourceKind kind, string root, double? share, string? flows) =>
+    [InlineData("davis=/data/davis", DatasetKind.Davis16, "/data/davis", null, null)]
+    [InlineData("duts=/d/DUTS:2.5", DatasetKind.Dutsv2, "/d/DUTS", 2.5, null)]
+    [InlineData("davis=/data/davis,flows=/tmp/f/train", DatasetKind.Davis16, "/data/davis", null, "/tmp/f/train")]
+    [InlineData("synth=s:3,flows=flows dir", DatasetKind.Synthetic, "s", 3.0, "flows dir")]
+    public void TrainSpecsParseRootShareAndFlows(string spec, DatasetKind kind, string root, double? share, string? flows) =>
         Assert.Equal(new TrainingSpec(kind, root, share, flows), TrainingSource.ParseSpec(spec));
 
     [Theory]
@@ -51,7 +51,7 @@ public class FlowsFolderTests
         Assert.Equal(DatasetReader.FlowRoot(DatasetKind.Davis16, root, flows), Path.Combine(flows, "JPEGFlows", "480p"));
 
         // without flows=: the dataset has none; the error names the folder and says how to compute them
-        var e = Assert.Throws<CmtmException>(() => TrainingSource.Open(SourceKind.Synth, root));
+        var e = Assert.Throws<CmtmException>(() => TrainingSource.Open(DatasetKind.Synthetic, root));
         Assert.Equal(Path.Combine(root, "JPEGFlows", "480p"), e.Subject);
         Assert.Contains($"cmtm flow --dataset davis16 --root {root} --flows DIR", e.Problem);
 

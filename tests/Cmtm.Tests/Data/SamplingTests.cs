@@ -1,3 +1,4 @@
+using Cmtm.Data.Datasets;
 using Cmtm.Data.Sampling;
 using Cmtm.Data.Synthetic;
 using Cmtm.Tests.Support;
@@ -28,8 +29,8 @@ public class SamplingTests
     [Fact]
     public void StageTwoMixingDrawsDutsToDavisThreeToOne()
     {
-        var duts = new TrainingSource(SourceKind.Duts, "duts", new[] { (IReadOnlyList<FrameFiles>)new[] { new FrameFiles("a", "b", "c") } }, TrainingSource.DefaultShare(SourceKind.Duts));
-        var davis = new TrainingSource(SourceKind.Davis, "davis", new[] { (IReadOnlyList<FrameFiles>)new[] { new FrameFiles("a", "b", "c") } }, TrainingSource.DefaultShare(SourceKind.Davis));
+        var duts = new TrainingSource(DatasetKind.Dutsv2, "duts", new[] { (IReadOnlyList<FrameFiles>)new[] { new FrameFiles("a", "b", "c") } }, TrainingSource.DefaultShare(DatasetKind.Dutsv2));
+        var davis = new TrainingSource(DatasetKind.Davis16, "davis", new[] { (IReadOnlyList<FrameFiles>)new[] { new FrameFiles("a", "b", "c") } }, TrainingSource.DefaultShare(DatasetKind.Davis16));
         var sampler = new TrainSampler(new[] { duts, davis }, 32, new TrainRng(1));
         sampler.BeginEpoch(512);
         var draws = Enumerable.Range(0, 512).Select(_ => sampler.NextSourceIndex()).ToArray();
@@ -97,7 +98,7 @@ public class SamplingTests
         using var d = new Shared.TempDir();
         var root = Path.Combine(d.Path, "ds");
         SyntheticDataset.Generate(root, 3, 2, 40, 32, 11, valVideos: 0);
-        var src = TrainingSource.Open(SourceKind.Synth, root);
+        var src = TrainingSource.Open(DatasetKind.Synthetic, root);
         var s = TrainSampler.Prepare(src.Videos[0][0], false, 32);
         Assert.Equal(32 * 32 * 3, s.Image.Length); Assert.Equal(32 * 32, s.Mask.Length);
         Assert.Contains(s.Mask, m => m == 1);

@@ -12,16 +12,24 @@ public static class DatasetReader
     public static readonly string[] ImageExtensions = [".jpg", ".jpeg", ".png"];
     public static readonly string[] AnnotationExtensions = [".png"];
 
-    public static DatasetKind ParseKind(string name) => name.ToLowerInvariant() switch
+    /// <summary>Whether a kind is read with the DAVIS layout (<see cref="Davis"/>): DAVIS-2016 and synthetic videos.</summary>
+    public static bool IsDavisLayout(DatasetKind kind) => kind is DatasetKind.Davis16 or DatasetKind.Synthetic;
+
+    /// <summary>A dataset kind by name or alias (davis16/davis, synth, fbms, yto, lvd, ytvos18/ytvos, dutsv2/duts); null if unknown.</summary>
+    public static DatasetKind? TryParseKind(string name) => name.Trim().ToLowerInvariant() switch
     {
         "davis16" or "davis" or "davis2016" => DatasetKind.Davis16,
+        "synth" or "synthetic" => DatasetKind.Synthetic,
         "fbms" => DatasetKind.Fbms,
         "yto" or "ytobj" or "youtube-objects" => DatasetKind.YouTubeObjects,
         "lvd" or "lvid" or "long-videos" => DatasetKind.LongVideos,
         "ytvos" or "ytvos18" or "youtube-vos" => DatasetKind.YouTubeVos18,
         "dutsv2" or "duts" => DatasetKind.Dutsv2,
-        _ => throw new CmtmException(name, "unknown dataset (expected davis16, fbms, yto, lvd, ytvos18 or dutsv2)"),
+        _ => null,
     };
+
+    public static DatasetKind ParseKind(string name) =>
+        TryParseKind(name) ?? throw new CmtmException(name, "unknown dataset (expected davis16, fbms, yto, lvd, ytvos18, dutsv2 or synth)");
 
     /// <summary>
     /// Loads any supported dataset; <paramref name="split"/> is used by DAVIS only. <paramref name="flows"/>: a folder
@@ -32,7 +40,7 @@ public static class DatasetReader
     public static DatasetRecord Load(DatasetKind kind, string root, DatasetParts required, string split = "val", string? flows = null,
         bool skipSequencesWithoutImages = false) => kind switch
     {
-        DatasetKind.Davis16 => Davis(root, split, required, flows: flows, skipSequencesWithoutImages: skipSequencesWithoutImages),
+        DatasetKind.Davis16 or DatasetKind.Synthetic => Davis(root, split, required, flows: flows, skipSequencesWithoutImages: skipSequencesWithoutImages),
         DatasetKind.Fbms => Fbms(root, required, flows),
         DatasetKind.YouTubeObjects => YouTubeObjects(root, required, flows),
         DatasetKind.LongVideos => LongVideos(root, required, flows),
@@ -164,7 +172,7 @@ public static class DatasetReader
         };
         return kind switch
         {
-            DatasetKind.Davis16 => Path.Combine(root, name, "480p"),
+            DatasetKind.Davis16 or DatasetKind.Synthetic => Path.Combine(root, name, "480p"),
             DatasetKind.YouTubeVos18 => Path.Combine(root, "train", name),
             _ => Path.Combine(root, name),
         };
@@ -185,7 +193,7 @@ public static class DatasetReader
         if (kind == DatasetKind.Dutsv2) return null; // simulated from depth (FakeFlow), not estimated
         var name = kind switch
         {
-            DatasetKind.Davis16 => "davis16", DatasetKind.Fbms => "fbms", DatasetKind.YouTubeObjects => "yto",
+            DatasetKind.Davis16 => "davis16", DatasetKind.Synthetic => "synth", DatasetKind.Fbms => "fbms", DatasetKind.YouTubeObjects => "yto",
             DatasetKind.LongVideos => "lvd", _ => "ytvos",
         };
         var command = $"cmtm flow --dataset {name} --root {Quote(root)}";

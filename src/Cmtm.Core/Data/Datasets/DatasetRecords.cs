@@ -42,10 +42,12 @@ public sealed record DatasetRecord(string Kind, string Root, MaskRule Annotation
     public int AnnotatedFrameCount => Sequences.Sum(s => s.Frames.Count(f => f.Annotation != null));
 }
 
-/// <summary>The dataset kinds understood by <see cref="DatasetReader"/>.</summary>
+/// <summary>The dataset kinds understood by <see cref="DatasetReader"/>, for evaluation, training and flow export alike.</summary>
 public enum DatasetKind
 {
     Davis16,
+    /// <summary>Videos made by <c>cmtm synth</c>: the DAVIS layout (<see cref="DatasetReader.IsDavisLayout"/>).</summary>
+    Synthetic,
     Fbms,
     YouTubeObjects,
     LongVideos,

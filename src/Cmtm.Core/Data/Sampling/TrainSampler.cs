@@ -1,3 +1,4 @@
+using Cmtm.Data.Datasets;
 using System.Collections.Concurrent;
 using Cmtm.IO;
 using static TorchSharp.torch;
@@ -13,7 +14,7 @@ public sealed class TrainBatch : IDisposable
     public required Tensor Images { get; init; }
     public required Tensor Flows { get; init; }
     public required Tensor Masks { get; init; }
-    public required IReadOnlyList<SourceKind> Kinds { get; init; }
+    public required IReadOnlyList<DatasetKind> Kinds { get; init; }
     public void Dispose() { Images.Dispose(); Flows.Dispose(); Masks.Dispose(); }
 }
 
@@ -91,7 +92,7 @@ public sealed class TrainSampler
     }
 
     /// <summary>Draws the next sample of the epoch: random video, random frame, loaded, resized and flipped.</summary>
-    public (PreparedSample Sample, SourceKind Kind) Next()
+    public (PreparedSample Sample, DatasetKind Kind) Next()
     {
         var src = sources[NextSourceIndex()];
         var video = src.Videos[Rng.NextInt(src.Videos.Count)];
@@ -152,7 +153,7 @@ public sealed class TrainSampler
         if (b <= 0) throw new InvalidOperationException("epoch exhausted; call BeginEpoch");
         int r = size, n = r * r;
         var img = new byte[b * n * 3]; var flo = new byte[b * n * 3]; var msk = new long[b * n];
-        var kinds = new SourceKind[b];
+        var kinds = new DatasetKind[b];
         for (int i = 0; i < b; i++)
         {
             var (s, k) = Next();

@@ -2,9 +2,6 @@ using Cmtm.Data.Datasets;
 
 namespace Cmtm.Data.Sampling;
 
-/// <summary>The training dataset kinds of the official code (synth = our generator's output, DAVIS layout).</summary>
-public enum SourceKind { Davis, Ytvos, Duts, Synth }
-
 /// <summary>One training example on disk: frame, flow image and mask.</summary>
 public sealed record FrameFiles(string Image, string Flow, string Mask);
 
@@ -12,23 +9,23 @@ public sealed record FrameFiles(string Image, string Flow, string Mask);
 /// One training dataset: a list of videos (each a list of frames), or for DUTSv2 one "video" per image.
 /// <see cref="Share"/> is its relative weight in an epoch (official stage 2: DUTSv2 3 : DAVIS 1).
 /// </summary>
-public sealed record TrainingSource(SourceKind Kind, string Root, IReadOnlyList<IReadOnlyList<FrameFiles>> Videos, double Share)
+public sealed record TrainingSource(DatasetKind Kind, string Root, IReadOnlyList<IReadOnlyList<FrameFiles>> Videos, double Share)
 {
     /// <summary>DUTS masks are gray saliency maps (bicubic + threshold); the others palette object ids (nearest).</summary>
-    public bool GrayMasks => Kind == SourceKind.Duts;
+    public bool GrayMasks => Kind == DatasetKind.Dutsv2;
     public int FrameCount => Videos.Sum(v => v.Count);
 
     /// <summary>The default epoch share of a kind: DUTSv2 3, everything else 1 (DUTSv2 : DAVIS = 384 : 128).</summary>
-    public static double DefaultShare(SourceKind kind) => kind == SourceKind.Duts ? 3 : 1;
+    public static double DefaultShare(DatasetKind kind) => kind == DatasetKind.Dutsv2 ? 3 : 1;
 
-    public static SourceKind ParseKind(string s) => s.Trim().ToLowerInvariant() switch
-    {
-        "davis" or "davis16" => SourceKind.Davis,
-        "ytvos" or "youtube-vos" => SourceKind.Ytvos,
-        "duts" or "dutsv2" => SourceKind.Duts,
-        "synth" or "synthetic" => SourceKind.Synth,
-        _ => throw new CmtmException("--train", $"unknown dataset kind '{s}' (expected davis, ytvos, duts or synth)"),
-    };
+    /// <summary>The kinds training reads (the official stages' DAVIS, YouTube-VOS and DUTSv2, and synthetic videos).</summary>
+    public static bool IsTrainingKind(DatasetKind kind) =>
+        kind is DatasetKind.Davis16 or DatasetKind.YouTubeVos18 or DatasetKind.Dutsv2 or DatasetKind.Synthetic;
+
+    /// <summary>A training kind by name (<see cref="DatasetReader.ParseKind"/>: davis, ytvos, duts, synth and their aliases).</summary>
+    public static DatasetKind ParseKind(string s) =>
+        DatasetReader.TryParseKind(s) is DatasetKind kind && IsTrainingKind(kind) ? kind
+            : throw new CmtmException("--train", $"unknown training dataset kind '{s}' (expected davis, ytvos, duts or synth)");
 
     /// <summary>Parses "KIND=DIR", "KIND=DIR:SHARE", each optionally followed by ",flows=FLOWDIR" (<see cref="DatasetSpec"/>).</summary>
     public static TrainingSpec ParseSpec(string spec)
@@ -57,19 +54,19 @@ public sealed record TrainingSource(SourceKind Kind, string Root, IReadOnlyList<
     /// DUTSv2 paired by sorted order). <paramref name="flows"/>: a folder holding the dataset's flow images in the
     /// dataset's layout (<see cref="DatasetReader.FlowRoot"/>), null = the dataset's own.
     /// </summary>
-    public static TrainingSource Open(SourceKind kind, string root, double? share = null, string split = "train", string? flows = null)
+    public static TrainingSource Open(DatasetKind kind, string root, double? share = null, string split = "train", string? flows = null)
     {
         if (!Directory.Exists(root)) throw new CmtmException(root, $"{kind} dataset folder not found");
         if (flows != null && !Directory.Exists(flows)) throw new CmtmException(flows, $"flow folder of the {kind} dataset {root} not found");
         static FrameFiles Files(FrameRecord f) => new(f.Image!, f.Flow!, f.Annotation!);
         var videos = kind switch
         {
-            SourceKind.Davis or SourceKind.Synth => DatasetReader.Davis(root, split, DatasetParts.All, flows: flows).Sequences
+            DatasetKind.Davis16 or DatasetKind.Synthetic => DatasetReader.Davis(root, split, DatasetParts.All, flows: flows).Sequences
                 .Select(s => (IReadOnlyList<FrameFiles>)s.Frames.Select(Files).ToList()).ToList(),
-            SourceKind.Ytvos => DatasetReader.YouTubeVos18(root, DatasetParts.All, flows).Sequences
+            DatasetKind.YouTubeVos18 => DatasetReader.YouTubeVos18(root, DatasetParts.All, flows).Sequences
                 .Select(s => (IReadOnlyList<FrameFiles>)s.Frames.Select(Files).ToList()).ToList(),
             // DUTSv2: each image is one "video"
-            SourceKind.Duts => DatasetReader.Dutsv2(root, DatasetParts.All, flows).Sequences.Single().Frames
+            DatasetKind.Dutsv2 => DatasetReader.Dutsv2(root, DatasetParts.All, flows).Sequences.Single().Frames
                 .Select(f => (IReadOnlyList<FrameFiles>)new[] { Files(f) }).ToList(),
             _ => throw new ArgumentOutOfRangeException(nameof(kind)),
         };
@@ -79,7 +76,7 @@ public sealed record TrainingSource(SourceKind Kind, string Root, IReadOnlyList<
 }
 
 /// <summary>A parsed <c>--train</c> spec: dataset kind, root, epoch share (null = the kind's default) and flow folder (null = the dataset's own).</summary>
-public sealed record TrainingSpec(SourceKind Kind, string Root, double? Share, string? Flows);
+public sealed record TrainingSpec(DatasetKind Kind, string Root, double? Share, string? Flows);
 
 /// <summary>
 /// The ",flows=DIR" suffix of a dataset spec (<c>--train davis=ROOT,flows=DIR</c>, <c>--val ROOT,flows=DIR</c>): the
