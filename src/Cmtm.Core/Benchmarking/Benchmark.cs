@@ -295,7 +295,7 @@ public static class Benchmark
             };
             using (estimator)
             {
-                var predictor = new FramePredictor(model);
+                using var predictor = new FramePredictor(model);
                 var source = new LimitedSource(FrameSources.Open(framesDir), o.EndToEndFrames);
                 var summary = new Segmenter(predictor, estimator).Run(source, new SegmentOptions { OutputDir = Path.Combine(tmp, "out-" + method) });
                 log($"  end-to-end ({method}, {summary.Frames} frames): {summary.EndToEndFps:0.000} frames/s (model-only {summary.ModelFps:0.000})");

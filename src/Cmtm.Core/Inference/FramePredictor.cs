@@ -19,26 +19,33 @@ public sealed class FramePrediction : IDisposable
 }
 
 /// <summary>
-/// Runs a loaded model on one (frame, flow image) pair in inference mode (no masking, no DropPath, no grad). It puts the
-/// model in eval mode (and converts it to the requested precision), and disposes it only when told it owns it
-/// (<c>ownsModel</c>): a model lent by its owner (the trainer's during validation, the demo's) stays usable afterwards.
+/// Runs a loaded model on one (frame, flow image) pair in inference mode (no masking, no DropPath, no grad). A predictor
+/// either owns its model (<c>ownsModel</c>: handed over, e.g. just loaded for it; converted to the requested precision
+/// and disposed with the predictor) or borrows it (the trainer's during validation, the demo's): a borrowed model is
+/// never converted (asking for another precision is an error) and gets its training mode back when the predictor is
+/// disposed, so its owner finds it as it lent it.
 /// </summary>
 public sealed class FramePredictor : IDisposable
 {
-    private readonly bool ownsModel;
+    private readonly bool ownsModel, borrowedWasTraining;
 
     public VosModel Model { get; }
     public Device Device { get; }
 
-    /// <param name="precision">converts the model's weights (see <see cref="Precision"/>); logits stay float32.</param>
-    /// <param name="ownsModel">dispose <paramref name="model"/> with this predictor (true when the caller hands it over, e.g. a model just loaded for it).</param>
-    public FramePredictor(VosModel model, Device? device = null, Precision precision = Precision.Fp32, bool ownsModel = false)
+    /// <param name="precision">the weights' precision (see <see cref="Precision"/>); logits stay float32. An owned model is
+    /// converted to it (default fp32); a borrowed one must already be in it (default: as it is).</param>
+    /// <param name="ownsModel">the predictor owns <paramref name="model"/> and disposes it (true when the caller hands it
+    /// over, e.g. a model just loaded for it); false: it borrows it.</param>
+    public FramePredictor(VosModel model, Device? device = null, Precision? precision = null, bool ownsModel = false)
     {
+        if (!ownsModel && precision is Precision p && p != model.Precision)
+            throw new ArgumentException($"a borrowed model is not converted: it is {model.Precision}, {p} was asked for (convert it first, or hand it over with ownsModel)", nameof(precision));
         Model = model;
         Device = device ?? CPU;
         this.ownsModel = ownsModel;
+        borrowedWasTraining = !ownsModel && model.training;
         Model.eval();
-        Model.UsePrecision(precision);
+        if (ownsModel) Model.UsePrecision(precision ?? Precision.Fp32);
     }
 
     public Precision Precision => Model.Precision;
@@ -78,9 +85,10 @@ public sealed class FramePredictor : IDisposable
         return new FramePrediction { Logits = logits.MoveToOuterDisposeScope(), Mask = bytes, Width = width, Height = height };
     }
 
-    /// <summary>Disposes the model if this predictor owns it (see the constructor); otherwise nothing.</summary>
+    /// <summary>Disposes an owned model; a borrowed one gets its training mode back.</summary>
     public void Dispose()
     {
         if (ownsModel) Model.Dispose();
+        else if (borrowedWasTraining) Model.train();
     }
 }

@@ -104,7 +104,7 @@ public static class Demo
         var clipDir = Path.Combine(run, "clip-" + clip.Name);
         var frameDir = Path.GetDirectoryName(clip.Frames[0].Image)!;
         var flowDir = Path.GetDirectoryName(clip.Frames[0].Flow)!;
-        var predictor = new FramePredictor(trainer.Model);
+        using var predictor = new FramePredictor(trainer.Model);
         var seg = new Segmenter(predictor, new FlowImageFolder(flowDir));
         seg.Run(new FolderFrameSource(frameDir), new SegmentOptions { OutputDir = clipDir, Palette = true, Overlay = true, Fps = 6 });
         say($"segmented held-out clip {clip.Name} -> {clipDir}");

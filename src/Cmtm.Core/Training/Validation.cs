@@ -51,19 +51,18 @@ public static class Validation
     public static ValidationResult EvaluateModel(VosModel model, DatasetRecord dataset, Device? device = null, string? resultsDir = null,
         CancellationToken cancel = default)
     {
-        bool wasTraining = model.training, onednn = Runtime.TorchRuntime.MkldnnEnabled;
+        bool onednn = Runtime.TorchRuntime.MkldnnEnabled;
         var dir = resultsDir ?? Path.Combine(Path.GetTempPath(), $"cmtm-val-{Environment.ProcessId}-{Guid.NewGuid():N}");
         try
         {
             Runtime.TorchRuntime.MkldnnEnabled = true; // inference is unaffected by the oneDNN backward fault
-            var predictor = new FramePredictor(model, device ?? CPU); // does not own the model
+            using var predictor = new FramePredictor(model, device ?? CPU); // borrows it: its training mode comes back on disposal
             var report = ModelEvaluation.Run(dataset, predictor, DatasetFlows.FromDataset(dataset.Flows),
                 new ModelEvaluationOptions { ResultsDir = dir, Overwrite = true, Cancellation = cancel });
             return new ValidationResult(report);
         }
         finally
         {
-            model.train(wasTraining);
             Runtime.TorchRuntime.MkldnnEnabled = onednn;
             if (resultsDir == null) try { Directory.Delete(dir, recursive: true); } catch (DirectoryNotFoundException) { }
         }

@@ -40,12 +40,18 @@ public class AnnotationSizeTests
     }
 
     [Fact]
-    public void PredictorDisposesOnlyAModelItOwns()
+    public void PredictorDisposesOnlyAModelItOwnsAndLeavesABorrowedOneAsLent()
     {
         var lent = new VosModel(ModelConfig.Parse("fakeflow-b0", 32));
         var weight = lent.parameters().First();
-        using (var predictor = new FramePredictor(lent)) { }
+        lent.train();
+        using (var predictor = new FramePredictor(lent)) Assert.False(lent.training); // eval while predicting
         Assert.False(weight.IsInvalid);
+        Assert.True(lent.training); // the lender's mode is back
+        // a borrowed model is never converted in place
+        Assert.Throws<ArgumentException>(() => new FramePredictor(lent, precision: Precision.Bf16));
+        Assert.Equal(Precision.Fp32, lent.Precision);
+        Assert.Equal(ScalarType.Float32, weight.dtype);
         using (var again = new FramePredictor(lent))
         using (var p = again.Predict(new RgbImage(8, 6, new byte[8 * 6 * 3]), new RgbImage(8, 6, new byte[8 * 6 * 3])))
             Assert.Equal(48, p.Mask.Length); // the lent model still runs after the first predictor was disposed
