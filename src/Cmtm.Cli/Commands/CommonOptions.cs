@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Cmtm.Flow;
 using Cmtm.Model;
 using static TorchSharp.torch;
 
@@ -36,6 +37,20 @@ public static class CommonOptions
         var p = Precisions.Parse(name);
         if (Precisions.SpeedNote(p, device) is string note) Console.Error.WriteLine("note: " + note);
         return p;
+    }
+
+    /// <summary>
+    /// The library's flow estimator (<see cref="FlowEstimators.Create"/>), its errors named by this command's options:
+    /// <paramref name="methodOption"/> for the method, <paramref name="weightsOption"/> for RAFT's checkpoint, --iters.
+    /// </summary>
+    public static IFlowEstimator CreateFlowEstimator(string method, string? raftWeights, int iters, string? device,
+        string methodOption, string weightsOption)
+    {
+        try { return FlowEstimators.Create(method, raftWeights, iters, Cmtm.Runtime.TorchRuntime.ParseDevice(device)); }
+        catch (CmtmException e) when (e.Subject == method && e.InnerException == null)
+        { throw new CmtmException(methodOption, $"'{method}': {e.Problem}"); }
+        catch (CmtmException e) when (e.Subject == "raft")
+        { throw new CmtmException(e.Problem.StartsWith("iterations") ? "--iters" : weightsOption, e.Problem); }
     }
 
     public static Option<int> Threads() => new("--threads")

@@ -32,7 +32,7 @@ public static class CompareCommand
                 throw new CmtmException("--names", $"gives {labels.Length} names for {dirs.Length} results folders");
             var methods = new List<(string, EvaluationReport)>();
             for (var i = 0; i < dirs.Length; i++)
-                methods.Add((labels[i], EvaluateCommand.Run(p.GetValue(dataset)!, p.GetValue(root)!, dirs[i], p.GetValue(split)!, p.GetValue(threads))));
+                methods.Add((labels[i], Evaluator.ScoreFolder(p.GetValue(dataset)!, p.GetValue(root)!, dirs[i], p.GetValue(split)!, p.GetValue(threads))));
             Console.Out.Write(ReportWriters.CompareTable(methods));
             var csvPath = p.GetValue(csv);
             if (csvPath != null)

@@ -86,7 +86,7 @@ public static class EvaluateCommand
                     p.GetValue(arch), p.GetValue(resolution), p.GetValue(flow), p.GetValue(raftWeights), p.GetValue(iters), p.GetValue(device), p.GetValue(overwrite), p.GetValue(precision),
                     flowsRoot: p.GetValue(flows));
             }
-            else report = Run(p.GetValue(dataset)!, p.GetValue(root)!, resultsDir!, p.GetValue(split)!, p.GetValue(threads));
+            else report = Evaluator.ScoreFolder(p.GetValue(dataset)!, p.GetValue(root)!, resultsDir!, p.GetValue(split)!, p.GetValue(threads));
             Console.Out.Write(ReportWriters.Table(report));
             Console.Out.WriteLine($"{report.Dataset}: {report.Frames} frames scored in {report.Seconds:0.00} s; {Evaluator.ProtocolDescription(report.Protocol)}");
             var jsonPath = p.GetValue(json);
@@ -98,22 +98,6 @@ public static class EvaluateCommand
             return 0;
         });
         return cmd;
-    }
-
-    /// <summary>Loads the dataset (annotations only), validates the results folder and scores it.</summary>
-    public static EvaluationReport Run(string datasetName, string root, string resultsDir, string split = "val", int threads = 0, bool progress = true)
-    {
-        var kind = DatasetReader.ParseKind(datasetName);
-        if (kind is DatasetKind.YouTubeVos18 or DatasetKind.Dutsv2)
-            throw new CmtmException(datasetName, "is a training set; evaluate supports davis16, fbms, yto and lvd");
-        var ds = DatasetReader.Load(kind, root, DatasetParts.Annotations, split);
-        var provider = new ResultsFolder(resultsDir);
-        var options = new EvaluationOptions
-        {
-            MaxParallelism = threads > 0 ? threads : Environment.ProcessorCount,
-            Progress = progress ? EvaluationProgress.Printer($"scoring {resultsDir}") : null,
-        };
-        return Evaluator.Evaluate(ds, provider, Evaluator.DefaultProtocol(ds.Kind), options);
     }
 
     /// <summary>
@@ -138,7 +122,7 @@ public static class EvaluateCommand
         var datasetFlows = DatasetReader.FlowRoot(kind, root, null);
         if (flowsRoot != null) flows = DatasetFlows.FromDataset(flowsRoot);
         else if (flow != null && Directory.Exists(flow)) flows = DatasetFlows.FromFolder(flow);
-        else if (flow != null) flows = DatasetFlows.Estimate(estimator = FlowCommand.CreateEstimator(flow, raftWeights, iters, device));
+        else if (flow != null) flows = DatasetFlows.Estimate(estimator = CommonOptions.CreateFlowEstimator(flow, raftWeights, iters, device, "--flow", "--raft-weights"));
         else if (Directory.Exists(datasetFlows)) flows = DatasetFlows.FromDataset();
         else
         {
@@ -198,7 +182,7 @@ public static class EvaluateCommand
         // flows: a folder given with --flow, else the dataset's JPEGFlows, else computed (--flow METHOD, default farneback) into the report folder
         var datasetFlows = DatasetReader.PartRoot(kind, root, DatasetParts.Flows);
         var flowRoot = flow != null && Directory.Exists(flow) ? Path.GetFullPath(flow) : flow == null && Directory.Exists(datasetFlows) ? datasetFlows : null;
-        using var estimator = flowRoot == null ? FlowCommand.CreateEstimator(flow ?? "farneback", raftWeights, iters, device) : null;
+        using var estimator = flowRoot == null ? CommonOptions.CreateFlowEstimator(flow ?? "farneback", raftWeights, iters, device, "--flow", "--raft-weights") : null;
         using var predictor = model == null ? null : new FramePredictor(CommonOptions.LoadModel(model, arch, resolution, dev), dev, prec, ownsModel: true);
         var methods = new List<BaselineMethod>();
         if (predictor != null)

@@ -55,7 +55,7 @@ public static class SegmentCommand
             if (flowImages != null) segmenter = new Segmenter(predictor, flowImages);
             else
             {
-                estimator = FlowCommand.CreateEstimator(flowArg, r.GetValue(raftWeights), r.GetValue(iters), r.GetValue(device));
+                estimator = CommonOptions.CreateFlowEstimator(flowArg, r.GetValue(raftWeights), r.GetValue(iters), r.GetValue(device), "--flow", "--raft-weights");
                 segmenter = new Segmenter(predictor, estimator);
             }
             using (estimator)

@@ -287,12 +287,10 @@ public static class Benchmark
         try
         {
             var framesDir = o.FramesDir ?? WriteSyntheticFrames(Path.Combine(tmp, "frames"), o.EndToEndFrames, o.FrameWidth, o.FrameHeight);
-            IFlowEstimator estimator = method switch
-            {
-                "farneback" => new FarnebackFlow(),
-                "raft" => new RaftFlow(o.RaftWeights != null ? RaftCheckpoint.Load(o.RaftWeights) : new RaftModel(), o.RaftIters),
-                _ => throw new CmtmException("--flow", $"unknown flow method '{method}'"),
-            };
+            // speed does not depend on the weights: RAFT without a checkpoint runs with random ones
+            IFlowEstimator estimator = method == "raft" && o.RaftWeights == null
+                ? new RaftFlow(new RaftModel(), o.RaftIters)
+                : FlowEstimators.Create(method, o.RaftWeights, o.RaftIters);
             using (estimator)
             {
                 using var predictor = new FramePredictor(model);

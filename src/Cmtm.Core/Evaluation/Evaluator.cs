@@ -58,6 +58,25 @@ public static class Evaluator
         _ => "IoU: per-frame IoU, frames with empty ground truth skipped, mean per sequence, dataset = mean over sequences",
     };
 
+    /// <summary>
+    /// Scores a results folder (one PNG per annotated frame, <see cref="ResultsFolder"/>) against a dataset's
+    /// annotations with the dataset's protocol: the whole of `cmtm evaluate --results` and of each `cmtm compare` column.
+    /// <paramref name="threads"/> 0 = all cores; <paramref name="progress"/> prints a progress line on stderr.
+    /// </summary>
+    public static EvaluationReport ScoreFolder(string datasetName, string root, string resultsDir, string split = "val", int threads = 0, bool progress = true)
+    {
+        var kind = DatasetReader.ParseKind(datasetName);
+        if (kind is DatasetKind.YouTubeVos18 or DatasetKind.Dutsv2)
+            throw new CmtmException(datasetName, "is a training set; evaluation supports davis16, fbms, yto and lvd");
+        var ds = DatasetReader.Load(kind, root, DatasetParts.Annotations, split);
+        var options = new EvaluationOptions
+        {
+            MaxParallelism = threads > 0 ? threads : Environment.ProcessorCount,
+            Progress = progress ? EvaluationProgress.Printer($"scoring {resultsDir}") : null,
+        };
+        return Evaluate(ds, new ResultsFolder(resultsDir), DefaultProtocol(ds.Kind), options);
+    }
+
     public static EvaluationReport Evaluate(DatasetRecord dataset, IResultsProvider results, EvaluationProtocol protocol, EvaluationOptions? options = null)
     {
         options ??= new EvaluationOptions();

@@ -1,3 +1,4 @@
+using Cmtm.Flow.Raft;
 using Cmtm.IO;
 using static TorchSharp.torch;
 
@@ -13,6 +14,33 @@ public interface IFlowEstimator : IDisposable
     string Name { get; }
 
     FlowField Estimate(RgbFrame from, RgbFrame to);
+}
+
+/// <summary>The one place a flow method name becomes an estimator (segment, evaluate, flow, bench, serve ...).</summary>
+public static class FlowEstimators
+{
+    /// <summary>The method names <see cref="Create"/> takes.</summary>
+    public static readonly IReadOnlyList<string> Methods = ["farneback", "raft"];
+
+    /// <summary>
+    /// An estimator by method name: "farneback" (OpenCV, no weights) or "raft" (the RAFT port with the weights at
+    /// <paramref name="raftWeights"/>, <paramref name="raftIters"/> refinement iterations, on <paramref name="device"/>).
+    /// </summary>
+    public static IFlowEstimator Create(string method, string? raftWeights = null, int raftIters = 20, Device? device = null)
+    {
+        switch (method.ToLowerInvariant())
+        {
+            case "farneback":
+                return new FarnebackFlow();
+            case "raft":
+                if (string.IsNullOrEmpty(raftWeights))
+                    throw new CmtmException("raft", "RAFT needs a checkpoint: the official RAFT weights (raft-things.pth or raft-sintel.pth from princeton-vl/RAFT's download_models.sh) or any state dict with the same keys");
+                if (raftIters < 1) throw new CmtmException("raft", $"iterations must be at least 1 (got {raftIters})");
+                return new RaftFlow(RaftCheckpoint.Load(raftWeights), raftIters, device);
+            default:
+                throw new CmtmException(method, $"unknown flow method (expected {string.Join(" or ", Methods)})");
+        }
+    }
 }
 
 public static class FlowEstimatorExtensions

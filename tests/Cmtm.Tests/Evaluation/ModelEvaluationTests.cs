@@ -179,7 +179,7 @@ public class ModelEvaluationTests
     }
 
     private static EvaluationReport EvaluateCommandRun(string root, string results) =>
-        Cmtm.Cli.Commands.EvaluateCommand.Run("davis16", root, results, progress: false);
+        Evaluator.ScoreFolder("davis16", root, results, progress: false);
 
     [Fact]
     public void DatasetFlowsAreUsedAndMasksEqualDirectPredictions()
