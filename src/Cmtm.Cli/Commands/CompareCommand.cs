@@ -37,10 +37,7 @@ public static class CompareCommand
             var csvPath = p.GetValue(csv);
             if (csvPath != null)
             {
-                var cols = methods[0].Item2.Columns;
-                var text = "Method," + string.Join(",", cols) + "\n" + string.Concat(methods.Select(m =>
-                    m.Item1 + "," + string.Join(",", cols.Select(c => double.IsFinite(m.Item2.Overall[c]) ? m.Item2.Overall[c].ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "")) + "\n"));
-                AtomicFile.WriteAllText(csvPath, text);
+                AtomicFile.WriteAllText(csvPath, ReportWriters.CompareCsv(methods));
                 Console.Out.WriteLine($"wrote {csvPath}");
             }
             return 0;

@@ -181,6 +181,17 @@ public static class ReportWriters
     // ---------------------------------------------------------------- CSV
 
     /// <summary>CSV: header "Sequence,&lt;columns&gt;[,Frames]", one row per sequence, then "Overall" (full precision; NaN empty).</summary>
+    /// <summary>Several methods' overall scores on one dataset, one row each (`cmtm compare --csv`); fields quoted as RFC 4180 says.</summary>
+    public static string CompareCsv(IReadOnlyList<(string Name, EvaluationReport Report)> methods)
+    {
+        if (methods.Count == 0) return "";
+        var cols = methods[0].Report.Columns;
+        var sb = new StringBuilder("Method,").Append(string.Join(",", cols.Select(Quote))).Append('\n');
+        foreach (var (name, r) in methods)
+            sb.Append(Quote(name)).Append(',').Append(string.Join(",", cols.Select(c => Num(r.Overall[c])))).Append('\n');
+        return sb.ToString();
+    }
+
     public static string Csv(EvaluationReport r)
     {
         var sb = new StringBuilder();

@@ -124,5 +124,21 @@ public class EvaluateCliTests
         (code, _, stderr) = Run("compare", "--dataset", "davis16", "--root", Mini, res, gt, "--names", "only-one");
         Assert.Equal(2, code);
         Assert.Contains("--names", stderr);
+
+        // --csv: labels from folder names are quoted when they hold a comma or a quote
+        using var d = new Shared.TempDir();
+        var odd = Path.Combine(d.Path, "oracle, \"v2\"");
+        Directory.CreateDirectory(odd);
+        foreach (var dir in Directory.GetDirectories(gt))
+        {
+            var to = Directory.CreateDirectory(Path.Combine(odd, Path.GetFileName(dir))).FullName;
+            foreach (var f in Directory.GetFiles(dir)) File.Copy(f, Path.Combine(to, Path.GetFileName(f)));
+        }
+        var csv = d.File("compare.csv");
+        (code, _, stderr) = Run("compare", "--dataset", "davis16", "--root", Mini, odd, "--csv", csv);
+        Assert.True(code == 0, stderr);
+        var rows = File.ReadAllLines(csv);
+        Assert.StartsWith("Method,J&F-Mean,", rows[0]);
+        Assert.StartsWith("\"oracle, \"\"v2\"\"\",1,", rows[1]);
     }
 }
