@@ -14,7 +14,7 @@ dotnet build "$work/old/src/Cmtm.Cli/Cmtm.Cli.csproj" -c Release -o "$work/old-b
 "$here/cmtm" version >/dev/null   # builds this checkout
 . "$here/scripts/allocator.sh"
 run() { dotnet "$1" bench --arch "$2" --frames "$frames" --batch 1 --no-train --no-e2e --json "$3" >/dev/null 2>&1; }
-field() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d['SecondsPerFrame']['Median'], d['MatmulGflops'], d['PeakRssMb'])" "$1"; }
+field() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print(d['seconds-per-frame']['median'], d['matmul-gflops'], d['peak-rss-mb'])" "$1"; }
 echo "arch round rev_s_per_frame this_s_per_frame ratio rev_matmul this_matmul rev_peak_mb this_peak_mb"
 for r in $(seq 1 "$rounds"); do
   for a in "${archs[@]}"; do

@@ -26,15 +26,15 @@ print(f"machine: {first['Machine']}; libtorch {first['LibTorch']}; {first['Threa
 print("| model | GFLOP/frame | fp32 s/frame | official s/frame | speed-up | bf16 s/frame | bf16 vs fp32 | bf16 max abs logit diff / max abs logit | bf16 mask IoU | matmul GFLOP/s | peak RSS (official) |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
 for a, rs in runs.items():
-    f32 = [r["SecondsPerFrame"]["Median"] for r in rs]
-    b16 = [r["Bf16"]["SecondsPerFrame"]["Median"] for r in rs]
-    sp = [r["Bf16"]["SpeedupOverFp32"] for r in rs]
+    f32 = [r["seconds-per-frame"]["median"] for r in rs]
+    b16 = [r["bf16"]["seconds-per-frame"]["median"] for r in rs]
+    sp = [r["bf16"]["speedup-over-fp32"] for r in rs]
     rng = lambda xs, f="{:.3f}": f.format(min(xs)) if len(xs) == 1 else (f + "-" + f).format(min(xs), max(xs))
     off, off_mb = official.get(a, (float("nan"), float("nan")))
-    diff = max(r["Bf16"]["MaxAbsLogitDifference"] / r["Bf16"]["MaxAbsLogit"] for r in rs)
-    iou = min(r["Bf16"]["MaskIoU"] for r in rs)
-    mm = [r["MatmulGflops"] for r in rs]
-    peak = max(r["PeakRssMb"] for r in rs)
+    diff = max(r["bf16"]["max-abs-logit-difference"] / r["bf16"]["max-abs-logit"] for r in rs)
+    iou = min(r["bf16"]["mask-iou"] for r in rs)
+    mm = [r["matmul-gflops"] for r in rs]
+    peak = max(r["peak-rss-mb"] for r in rs)
     print(f"| {a} | {rs[0]['GflopPerFrame']:.1f} | {rng(f32)} | {off} | {off / max(f32):.1f}-{off / min(f32):.1f}x | {rng(b16)} | {rng(sp, '{:.2f}')}x | {100 * diff:.1f} % | {iou:.3f} | {rng(mm, '{:.0f}')} | {peak:.0f} MB ({off_mb}) |")
 print(f"({rounds} rounds; each run: median of {frames} timed frames after one warm-up, random weights; ranges over rounds; JSON in {out})")
 EOF

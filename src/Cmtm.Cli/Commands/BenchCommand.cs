@@ -58,7 +58,7 @@ public static class BenchCommand
             foreach (var (m, fps) in result.EndToEndFramesPerSecond)
                 Console.WriteLine($"end-to-end with {m}: {fps:0.000} frames/s (model-only in that run {result.EndToEndModelFramesPerSecond[m]:0.000}; ratio {fps / result.EndToEndModelFramesPerSecond[m]:0.00})");
             if (r.GetValue(json) is string path)
-                AtomicFile.WriteAllText(path, JsonSerializer.Serialize(result, new JsonSerializerOptions { WriteIndented = true }));
+                AtomicFile.WriteAllText(path, JsonFormat.Serialize(result));
             return 0;
         });
         return cmd;

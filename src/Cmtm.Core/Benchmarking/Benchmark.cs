@@ -42,7 +42,7 @@ public sealed record BenchOptions
 /// <summary>bf16 against fp32 on the same inputs (see <see cref="Precision"/>).</summary>
 public sealed record PrecisionComparison(
     string Precision, LatencyStats SecondsPerFrame, Dictionary<string, double> StageSeconds, double SpeedupOverFp32,
-    double MaxAbsLogitDifference, double MaxAbsLogit, double MaskIoU, double PixelAgreement, bool NativeBf16)
+    double MaxAbsLogitDifference, double MaxAbsLogit, [property: JsonPropertyName("mask-iou")] double MaskIoU, double PixelAgreement, bool NativeBf16)
 {
     public double FramesPerSecond => 1 / SecondsPerFrame.Median;
 }
@@ -61,7 +61,7 @@ public sealed record BenchResult
 {
     public required string Machine { get; init; }
     public required int Threads { get; init; }
-    public required string LibTorch { get; init; }
+    [JsonPropertyName("libtorch")] public required string LibTorch { get; init; }
     public string Allocator { get; init; } = "";
     public required string Arch { get; init; }
     public required int Resolution { get; init; }

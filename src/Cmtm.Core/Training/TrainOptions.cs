@@ -65,11 +65,8 @@ public sealed record TrainOptions
     /// <summary>The augmentation these options ask for.</summary>
     public Augmentation Augmentation() => new(CropScale, ColorJitter);
 
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.KebabCaseLower, ReadCommentHandling = JsonCommentHandling.Skip,
-        AllowTrailingCommas = true, UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-    };
+    // the project's JSON style (Cmtm.IO.JsonFormat); an unknown key in a config is an error, not ignored
+    private static readonly JsonSerializerOptions Json = new(Cmtm.IO.JsonFormat.Options) { UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow };
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 

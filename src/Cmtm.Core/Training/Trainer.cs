@@ -152,13 +152,13 @@ public sealed class Trainer : IDisposable
         var summary = hasLast
             ? $"{state.Epoch} of {Options.Epochs} epochs complete, {state.Step} steps" + (finished ? ", finished" : $"; checkpoint {TrainCheckpoint.ModelPath(RunDir, "last")}")
             : "started, no checkpoint yet";
-        var json = System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object>
+        var json = JsonFormat.Serialize(new Dictionary<string, object>
         {
             ["epoch"] = state.Epoch, ["epochs"] = Options.Epochs, ["step"] = state.Step, ["finished"] = finished,
             ["checkpoint"] = hasLast ? TrainCheckpoint.ModelPath(RunDir, "last") : "", ["summary"] = summary,
             ["resume"] = hasLast && !finished ? TrainingFailedException.ResumeCommand(RunDir) : "",
             ["updated"] = DateTime.UtcNow.ToString("o"),
-        }, new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
+        });
         AtomicFile.WriteAllText(ProgressPath(RunDir), json + "\n");
     }
 

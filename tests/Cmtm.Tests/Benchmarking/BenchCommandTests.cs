@@ -23,26 +23,26 @@ public class BenchCommandTests
 
         using var doc = JsonDocument.Parse(File.ReadAllText(json));
         var r = doc.RootElement;
-        Assert.Equal("cmtm-b0", r.GetProperty("Arch").GetString());
-        Assert.Equal(64, r.GetProperty("Resolution").GetInt32());
-        Assert.Equal("random", r.GetProperty("Weights").GetString());
-        Assert.True(r.GetProperty("SecondsPerFrame").GetProperty("Median").GetDouble() > 0);
-        Assert.True(r.GetProperty("MatmulGflops").GetDouble() > 0);
-        Assert.True(r.GetProperty("BatchedFramesPerSecond").GetDouble() > 0);
-        var stages = r.GetProperty("StageSeconds");
+        Assert.Equal("cmtm-b0", r.GetProperty("arch").GetString());
+        Assert.Equal(64, r.GetProperty("resolution").GetInt32());
+        Assert.Equal("random", r.GetProperty("weights").GetString());
+        Assert.True(r.GetProperty("seconds-per-frame").GetProperty("median").GetDouble() > 0);
+        Assert.True(r.GetProperty("matmul-gflops").GetDouble() > 0);
+        Assert.True(r.GetProperty("batched-frames-per-second").GetDouble() > 0);
+        var stages = r.GetProperty("stage-seconds");
         foreach (var stage in new[] { "resize_in", "modulator", "decoder", "resize_out" })
             Assert.True(stages.TryGetProperty(stage, out _), stage);
         // one "encoders" stage when they run side by side (<= 2 threads), else one per encoder
         Assert.True(stages.TryGetProperty("encoders", out _) || (stages.TryGetProperty("app_encoder", out _) && stages.TryGetProperty("mo_encoder", out _)));
 
-        var b = r.GetProperty("Bf16");
-        Assert.Equal("bf16", b.GetProperty("Precision").GetString());
-        Assert.True(b.GetProperty("SecondsPerFrame").GetProperty("Median").GetDouble() > 0);
-        Assert.True(b.GetProperty("SpeedupOverFp32").GetDouble() > 0);
-        double diff = b.GetProperty("MaxAbsLogitDifference").GetDouble(), max = b.GetProperty("MaxAbsLogit").GetDouble();
+        var b = r.GetProperty("bf16");
+        Assert.Equal("bf16", b.GetProperty("precision").GetString());
+        Assert.True(b.GetProperty("seconds-per-frame").GetProperty("median").GetDouble() > 0);
+        Assert.True(b.GetProperty("speedup-over-fp32").GetDouble() > 0);
+        double diff = b.GetProperty("max-abs-logit-difference").GetDouble(), max = b.GetProperty("max-abs-logit").GetDouble();
         Assert.True(diff > 0 && diff <= 0.05 * max, $"bf16 logit difference {diff} vs max |logit| {max}");
-        Assert.InRange(b.GetProperty("PixelAgreement").GetDouble(), 0.97, 1.0);
-        Assert.InRange(b.GetProperty("MaskIoU").GetDouble(), 0.0, 1.0);
+        Assert.InRange(b.GetProperty("pixel-agreement").GetDouble(), 0.97, 1.0);
+        Assert.InRange(b.GetProperty("mask-iou").GetDouble(), 0.0, 1.0);
     }
 
     [Fact]
@@ -54,9 +54,9 @@ public class BenchCommandTests
             "--batch", "1", "--no-train", "--no-e2e", "--json", json);
         Assert.True(code == 0, stderr);
         using var doc = JsonDocument.Parse(File.ReadAllText(json));
-        Assert.Equal("cmtm-b0", doc.RootElement.GetProperty("Arch").GetString());
-        Assert.Equal(128, doc.RootElement.GetProperty("Resolution").GetInt32());
-        Assert.EndsWith("cmtm_b0_r128.pth", doc.RootElement.GetProperty("Weights").GetString());
-        Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty("Bf16").ValueKind);
+        Assert.Equal("cmtm-b0", doc.RootElement.GetProperty("arch").GetString());
+        Assert.Equal(128, doc.RootElement.GetProperty("resolution").GetInt32());
+        Assert.EndsWith("cmtm_b0_r128.pth", doc.RootElement.GetProperty("weights").GetString());
+        Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty("bf16").ValueKind);
     }
 }
