@@ -11,9 +11,10 @@ public static class CliRunner
     public static int Run(RootCommand root, string[] args)
     {
         var config = new InvocationConfiguration { EnableDefaultExceptionHandler = false };
+        var parsed = root.Parse(args);
         try
         {
-            return root.Parse(args).Invoke(config);
+            return parsed.Invoke(config);
         }
         catch (Exception e) when (Unwrap(e) is Cmtm.Training.TrainingFailedException tf)
         {
@@ -24,7 +25,7 @@ public static class CliRunner
         }
         catch (Exception e) when (Unwrap(e) is CmtmException ce)
         {
-            Console.Error.WriteLine($"error: {ce.Message}");
+            Console.Error.WriteLine($"error: {InOptionTerms(ce, parsed.CommandResult.Command)}");
             return UserError;
         }
         catch (OperationCanceledException)
@@ -39,6 +40,13 @@ public static class CliRunner
             return InternalError;
         }
     }
+
+    /// <summary>
+    /// The library names a setting by its own name ("epochs", "arch": the keys of a train config); when the command has
+    /// an option of that name, the line names the option the user typed ("--epochs: ...").
+    /// </summary>
+    internal static string InOptionTerms(CmtmException e, Command command) =>
+        command.Options.Any(o => o.Name == "--" + e.Subject) ? $"--{e.Subject}: {e.Problem}" : e.Message;
 
     private static Exception Unwrap(Exception e)
     {

@@ -20,7 +20,7 @@ public static class DatasetFlowExport
     {
         var kind = DatasetReader.ParseKind(kindName);
         if (kind == DatasetKind.Dutsv2)
-            throw new CmtmException("--dataset", "DUTSv2 holds still images: its flows are simulated from depth (FakeFlow), not estimated from frames");
+            throw new CmtmException("dataset", "DUTSv2 holds still images: its flows are simulated from depth (FakeFlow), not estimated from frames");
         var sequences = new List<SequenceRecord>();
         if (DatasetReader.IsDavisLayout(kind))
         {

@@ -32,7 +32,7 @@ public sealed record MitConfig(string Name, int[] Dims, int[] Depths, int[] Head
 
     public static MitConfig Parse(string name) =>
         All.FirstOrDefault(c => c.Name == name.ToLowerInvariant().Replace("mit-", "").Replace("mit", ""))
-        ?? throw new CmtmException("--arch", $"unknown backbone '{name}' (expected b0..b5)");
+        ?? throw new CmtmException("arch", $"unknown backbone '{name}' (expected b0..b5)");
 }
 
 /// <summary>Options of the CMTM module. Defaults are the official code's.</summary>
@@ -72,9 +72,9 @@ public sealed record ModelConfig
     public void Validate()
     {
         if (Resolution < 32 || Resolution % 32 != 0)
-            throw new CmtmException("--resolution", $"{Resolution} is not a positive multiple of 32");
+            throw new CmtmException("resolution", $"{Resolution} is not a positive multiple of 32");
         if (Modulator.MaskRatio is < 0 or >= 1)
-            throw new CmtmException("--mask-ratio", $"{Modulator.MaskRatio} must be in [0, 1)");
+            throw new CmtmException("mask-ratio", $"{Modulator.MaskRatio} must be in [0, 1)");
         if (ModulatorDim % Modulator.Heads != 0)
             throw new CmtmException("modulator", $"dim {ModulatorDim} is not divisible by {Modulator.Heads} heads");
     }
@@ -83,12 +83,12 @@ public sealed record ModelConfig
     public static ModelConfig Parse(string arch, int resolution = 512)
     {
         var parts = arch.Trim().ToLowerInvariant().Split('-', 2);
-        if (parts.Length != 2) throw new CmtmException("--arch", $"'{arch}' is not of the form cmtm-bN or fakeflow-bN");
+        if (parts.Length != 2) throw new CmtmException("arch", $"'{arch}' is not of the form cmtm-bN or fakeflow-bN");
         var a = parts[0] switch
         {
             "cmtm" => Architecture.Cmtm,
             "fakeflow" => Architecture.FakeFlow,
-            _ => throw new CmtmException("--arch", $"unknown architecture '{parts[0]}' (expected cmtm or fakeflow)"),
+            _ => throw new CmtmException("arch", $"unknown architecture '{parts[0]}' (expected cmtm or fakeflow)"),
         };
         var cfg = new ModelConfig { Architecture = a, Backbone = MitConfig.Parse(parts[1]), Resolution = resolution };
         cfg.Validate();

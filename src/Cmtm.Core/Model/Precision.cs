@@ -20,7 +20,7 @@ public static class Precisions
     {
         "fp32" or "float32" or "float" => Precision.Fp32,
         "bf16" or "bfloat16" => Precision.Bf16,
-        var other => throw new CmtmException("--precision", $"unknown precision '{other}' (expected {Choices})"),
+        var other => throw new CmtmException("precision", $"unknown precision '{other}' (expected {Choices})"),
     };
 
     public static string Name(this Precision p) => p == Precision.Bf16 ? "bf16" : "fp32";

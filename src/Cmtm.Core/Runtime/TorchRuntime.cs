@@ -17,10 +17,10 @@ public static class TorchRuntime
         if (name.StartsWith("cuda"))
         {
             if (!cuda.is_available())
-                throw new CmtmException("--device", $"'{name}' requested but CUDA is not available in this build (libtorch-cpu); use --device cpu");
+                throw new CmtmException("device", $"'{name}' requested but CUDA is not available in this build (libtorch-cpu); use --device cpu");
             return new Device(name);
         }
-        throw new CmtmException("--device", $"unknown device '{name}' (expected cpu, cuda or cuda:N)");
+        throw new CmtmException("device", $"unknown device '{name}' (expected cpu, cuda or cuda:N)");
     }
 
     /// <summary>Sets intra-op threads (0 or less = leave libtorch's default).</summary>

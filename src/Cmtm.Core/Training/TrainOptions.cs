@@ -95,19 +95,19 @@ public sealed record TrainOptions
 
     public void Validate()
     {
-        if (Train.Count == 0) throw new CmtmException("--train", "at least one training dataset (KIND=DIR) is required");
+        if (Train.Count == 0) throw new CmtmException("train", "at least one training dataset (KIND=DIR) is required");
         foreach (var spec in Train) TrainingSource.ParseSpec(spec);
-        if (Val != null) DatasetSpec.SplitFlows(Val, "--val");
-        if (Epochs < 1) throw new CmtmException("--epochs", $"{Epochs} must be at least 1");
-        if (SamplesPerEpoch < 1) throw new CmtmException("--samples-per-epoch", $"{SamplesPerEpoch} must be at least 1");
-        if (BatchSize < 1) throw new CmtmException("--batch-size", $"{BatchSize} must be at least 1");
-        if (!(Lr > 0)) throw new CmtmException("--lr", $"{Lr} must be positive");
-        if (Beta1 is < 0 or >= 1 || Beta2 is < 0 or >= 1) throw new CmtmException("--betas", $"({Beta1}, {Beta2}) must be in [0, 1)");
-        if (!(Eps > 0)) throw new CmtmException("--eps", $"{Eps} must be positive");
-        if (WarmupSteps < 0) throw new CmtmException("--warmup-steps", $"{WarmupSteps} must not be negative");
-        if (DropPath is < 0 or >= 1) throw new CmtmException("--drop-path", $"{DropPath} must be in [0, 1)");
-        if (ValEvery < 1) throw new CmtmException("--val-every", $"{ValEvery} must be at least 1");
-        if (SaveEvery < 1) throw new CmtmException("--save-every", $"{SaveEvery} must be at least 1");
+        if (Val != null) DatasetSpec.SplitFlows(Val, "val");
+        if (Epochs < 1) throw new CmtmException("epochs", $"{Epochs} must be at least 1");
+        if (SamplesPerEpoch < 1) throw new CmtmException("samples-per-epoch", $"{SamplesPerEpoch} must be at least 1");
+        if (BatchSize < 1) throw new CmtmException("batch-size", $"{BatchSize} must be at least 1");
+        if (!(Lr > 0)) throw new CmtmException("lr", $"{Lr} must be positive");
+        if (Beta1 is < 0 or >= 1 || Beta2 is < 0 or >= 1) throw new CmtmException("betas", $"({Beta1}, {Beta2}) must be in [0, 1)");
+        if (!(Eps > 0)) throw new CmtmException("eps", $"{Eps} must be positive");
+        if (WarmupSteps < 0) throw new CmtmException("warmup-steps", $"{WarmupSteps} must not be negative");
+        if (DropPath is < 0 or >= 1) throw new CmtmException("drop-path", $"{DropPath} must be in [0, 1)");
+        if (ValEvery < 1) throw new CmtmException("val-every", $"{ValEvery} must be at least 1");
+        if (SaveEvery < 1) throw new CmtmException("save-every", $"{SaveEvery} must be at least 1");
         Augmentation().Validate();
         ModelConfig();
     }

@@ -66,7 +66,7 @@ public sealed class Trainer : IDisposable
         var sources = options.Train.Select(spec => TrainingSource.Open(TrainingSource.ParseSpec(spec))).ToList();
         if (options.Val != null)
         {
-            var (valRoot, valFlows) = DatasetSpec.SplitFlows(options.Val, "--val");
+            var (valRoot, valFlows) = DatasetSpec.SplitFlows(options.Val, "val");
             val = Validation.OpenDavis(valRoot, "val", options.ValSequences, valFlows);
             if (val.SkippedSequences.Count > 0)
                 reporter?.Message($"validation: {val.SkippedSequences.Count} listed sequence(s) have no frames in {valRoot} and are not scored ({string.Join(", ", val.SkippedSequences)})");

@@ -27,7 +27,7 @@ public class FlowsFolderTests
     public void BadSpecsAreNamed(string spec, string problem)
     {
         var e = Assert.Throws<CmtmException>(() => TrainingSource.ParseSpec(spec));
-        Assert.Equal("--train", e.Subject);
+        Assert.Equal("train", e.Subject); // the setting's own name; the CLI says --train (CliRunner.InOptionTerms)
         Assert.Contains(problem, e.Problem);
     }
 

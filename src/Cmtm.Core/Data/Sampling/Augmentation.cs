@@ -19,8 +19,8 @@ public sealed record Augmentation(double CropScale = 1.0, double ColorJitter = 0
     /// <summary>Throws when a value is outside its range (names the option).</summary>
     public void Validate()
     {
-        if (!(CropScale > 0 && CropScale <= 1)) throw new CmtmException("--crop-scale", $"{CropScale} must be in (0, 1] (1 = no crop)");
-        if (!(ColorJitter >= 0 && ColorJitter < 1)) throw new CmtmException("--color-jitter", $"{ColorJitter} must be in [0, 1) (0 = none)");
+        if (!(CropScale > 0 && CropScale <= 1)) throw new CmtmException("crop-scale", $"{CropScale} must be in (0, 1] (1 = no crop)");
+        if (!(ColorJitter >= 0 && ColorJitter < 1)) throw new CmtmException("color-jitter", $"{ColorJitter} must be in [0, 1) (0 = none)");
     }
 
     /// <summary>A random crop rectangle (x, y, w, h) inside a width x height frame.</summary>

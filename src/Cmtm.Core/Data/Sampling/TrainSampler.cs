@@ -45,7 +45,7 @@ public sealed class TrainSampler
     /// <param name="augment">Extra augmentation (default none: the official pipeline).</param>
     public TrainSampler(IReadOnlyList<TrainingSource> sources, int resolution, TrainRng rng, bool cacheResized = false, Augmentation? augment = null)
     {
-        if (sources.Count == 0) throw new CmtmException("--train", "no training dataset given");
+        if (sources.Count == 0) throw new CmtmException("train", "no training dataset given");
         this.sources = sources; size = resolution; Rng = rng;
         Augment = augment ?? Augmentation.None;
         Augment.Validate();

@@ -25,21 +25,21 @@ public sealed record TrainingSource(DatasetKind Kind, string Root, IReadOnlyList
     /// <summary>A training kind by name (<see cref="DatasetReader.ParseKind"/>: davis, ytvos, duts, synth and their aliases).</summary>
     public static DatasetKind ParseKind(string s) =>
         DatasetReader.TryParseKind(s) is DatasetKind kind && IsTrainingKind(kind) ? kind
-            : throw new CmtmException("--train", $"unknown training dataset kind '{s}' (expected davis, ytvos, duts or synth)");
+            : throw new CmtmException("train", $"unknown training dataset kind '{s}' (expected davis, ytvos, duts or synth)");
 
     /// <summary>Parses "KIND=DIR", "KIND=DIR:SHARE", each optionally followed by ",flows=FLOWDIR" (<see cref="DatasetSpec"/>).</summary>
     public static TrainingSpec ParseSpec(string spec)
     {
-        var (rest, flows) = DatasetSpec.SplitFlows(spec, "--train");
+        var (rest, flows) = DatasetSpec.SplitFlows(spec, "train");
         int eq = rest.IndexOf('=');
-        if (eq <= 0) throw new CmtmException("--train", $"'{spec}' is not KIND=DIR[:SHARE][,flows=DIR] (kinds: davis, ytvos, duts, synth)");
+        if (eq <= 0) throw new CmtmException("train", $"'{spec}' is not KIND=DIR[:SHARE][,flows=DIR] (kinds: davis, ytvos, duts, synth)");
         var kind = ParseKind(rest[..eq]);
         rest = rest[(eq + 1)..];
         double? share = null;
         int colon = rest.LastIndexOf(':');
         if (colon > 0 && double.TryParse(rest[(colon + 1)..], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var sh))
         {
-            if (sh <= 0) throw new CmtmException("--train", $"share {sh} in '{spec}' must be positive");
+            if (sh <= 0) throw new CmtmException("train", $"share {sh} in '{spec}' must be positive");
             share = sh; rest = rest[..colon];
         }
         return new TrainingSpec(kind, rest, share, flows);
@@ -89,13 +89,13 @@ public static class DatasetSpec
     public const string FlowsKey = ",flows=";
 
     /// <summary>Splits "SPEC,flows=DIR" into (SPEC, DIR); (SPEC, null) without the suffix.</summary>
-    public static (string Spec, string? Flows) SplitFlows(string spec, string option)
+    public static (string Spec, string? Flows) SplitFlows(string spec, string setting)
     {
         int at = spec.LastIndexOf(FlowsKey, StringComparison.Ordinal);
         if (at < 0) return (spec, null);
         var flows = spec[(at + FlowsKey.Length)..];
-        if (flows.Length == 0) throw new CmtmException(option, $"'{spec}': flows= needs a folder");
-        if (at == 0) throw new CmtmException(option, $"'{spec}': the dataset folder is missing before ,flows=");
+        if (flows.Length == 0) throw new CmtmException(setting, $"'{spec}': flows= needs a folder");
+        if (at == 0) throw new CmtmException(setting, $"'{spec}': the dataset folder is missing before ,flows=");
         return (spec[..at], flows);
     }
 }

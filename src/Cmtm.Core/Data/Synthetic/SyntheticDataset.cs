@@ -19,11 +19,11 @@ public static class SyntheticDataset
     public static SyntheticDatasetInfo Generate(string outDir, int videos, int frames, int width, int height, ulong seed,
         int valVideos = -1, SyntheticOptions? options = null, Action<int, int>? progress = null, int maxParallel = 0)
     {
-        if (videos < 1) throw new CmtmException("--videos", $"{videos} must be at least 1");
-        if (frames < 2) throw new CmtmException("--frames", $"{frames} must be at least 2");
-        if (width < 32 || height < 32) throw new CmtmException("--size", $"{width}x{height} is too small (at least 32x32)");
+        if (videos < 1) throw new CmtmException("videos", $"{videos} must be at least 1");
+        if (frames < 2) throw new CmtmException("frames", $"{frames} must be at least 2");
+        if (width < 32 || height < 32) throw new CmtmException("size", $"{width}x{height} is too small (at least 32x32)");
         if (valVideos < 0) valVideos = videos >= 5 ? Math.Max(1, videos / 5) : 0;
-        if (valVideos > videos) throw new CmtmException("--val-videos", $"{valVideos} exceeds the {videos} videos");
+        if (valVideos > videos) throw new CmtmException("val-videos", $"{valVideos} exceeds the {videos} videos");
         var full = Path.GetFullPath(outDir);
         if (Directory.Exists(full) && Directory.EnumerateFileSystemEntries(full).Any())
             throw new CmtmException(full, "output folder exists and is not empty");

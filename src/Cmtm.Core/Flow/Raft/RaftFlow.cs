@@ -55,7 +55,7 @@ public sealed class RaftFlow : IFlowEstimator
 
     public RaftFlow(RaftModel model, int iters = 20, Device? device = null)
     {
-        if (iters < 1) throw new CmtmException("--iters", $"must be at least 1 (got {iters})");
+        if (iters < 1) throw new CmtmException("iters", $"must be at least 1 (got {iters})");
         Model = model;
         Iters = iters;
         Device = device ?? CPU;
