@@ -53,6 +53,11 @@ public static class CommonOptions
         { throw new CmtmException(e.Problem.StartsWith("iterations") ? "--iters" : weightsOption, e.Problem); }
     }
 
+    /// <summary>The user's --flow choice (a folder of flow images, else a method; <see cref="FlowSource.Open"/>), errors
+    /// named by --flow / --raft-weights / --iters.</summary>
+    public static FlowSource OpenFlowSource(string folderOrMethod, string? raftWeights, int iters, string? device) =>
+        FlowSource.Open(folderOrMethod, method => CreateFlowEstimator(method, raftWeights, iters, device, "--flow", "--raft-weights"));
+
     public static Option<int> Threads() => new("--threads")
     { Description = "libtorch intra-op threads (0 = libtorch default)", DefaultValueFactory = _ => 0 };
 }

@@ -41,39 +41,24 @@ public static class SegmentCommand
             var outDir = r.GetValue(output) ?? Path.TrimEndingDirectorySeparator(inBase) + "_masks";
             // fail fast, before the model loads: output folder and precomputed flows covering every frame
             Segmenter.CheckOutputDir(outDir, r.GetValue(overwrite));
-            var flowArg = r.GetValue(flow)!;
-            FlowImageFolder? flowImages = null;
-            if (Directory.Exists(flowArg))
-            {
-                flowImages = new FlowImageFolder(flowArg);
-                if (source is FolderFrameSource folder) flowImages.CheckCovers(folder.Files.Select(f => Path.GetFileNameWithoutExtension(f)));
-            }
+            using var flows = CommonOptions.OpenFlowSource(r.GetValue(flow)!, r.GetValue(raftWeights), r.GetValue(iters), r.GetValue(device));
+            if (source is FolderFrameSource folder) flows.CheckCovers(folder.Files.Select(f => Path.GetFileNameWithoutExtension(f)));
             var model = CommonOptions.LoadModel(w, r.GetValue(arch), r.GetValue(resolution), dev);
             using var predictor = new FramePredictor(model, dev, prec, ownsModel: true);
-            Flow.IFlowEstimator? estimator = null;
-            Segmenter segmenter;
-            if (flowImages != null) segmenter = new Segmenter(predictor, flowImages);
-            else
+            var segmenter = new Segmenter(predictor, flows);
+            var fps = source is VideoFrameSource v && v.Fps > 0 ? v.Fps : 24;
+            Console.WriteLine($"segment: {source.Path} ({(source.Count is int n ? $"{n} frames" : "frame count unknown")}) with {model.Config.Name} @ {model.Config.Resolution} {prec.Name()}, flow {flows.Description} -> {outDir}");
+            var summary = segmenter.Run(source, new SegmentOptions
             {
-                estimator = CommonOptions.CreateFlowEstimator(flowArg, r.GetValue(raftWeights), r.GetValue(iters), r.GetValue(device), "--flow", "--raft-weights");
-                segmenter = new Segmenter(predictor, estimator);
-            }
-            using (estimator)
-            {
-                var fps = source is VideoFrameSource v && v.Fps > 0 ? v.Fps : 24;
-                Console.WriteLine($"segment: {source.Path} ({(source.Count is int n ? $"{n} frames" : "frame count unknown")}) with {model.Config.Name} @ {model.Config.Resolution} {prec.Name()}, flow {(estimator?.Name ?? flowArg)} -> {outDir}");
-                var summary = segmenter.Run(source, new SegmentOptions
-                {
-                    OutputDir = outDir,
-                    Palette = r.GetValue(palette),
-                    Overlay = r.GetValue(overlay),
-                    Logits = r.GetValue(logits),
-                    Overwrite = r.GetValue(overwrite),
-                    Fps = fps,
-                    Note = n => Console.Error.WriteLine("note: " + n),
-                }, new ProgressLine("segment"));
-                Console.WriteLine($"done: {summary.Frames} frames -> {summary.OutputDir}; model-only {summary.ModelFps:0.00} frames/s, end-to-end {summary.EndToEndFps:0.00} frames/s ({summary.TotalSeconds:0.0} s)");
-            }
+                OutputDir = outDir,
+                Palette = r.GetValue(palette),
+                Overlay = r.GetValue(overlay),
+                Logits = r.GetValue(logits),
+                Overwrite = r.GetValue(overwrite),
+                Fps = fps,
+                Note = n => Console.Error.WriteLine("note: " + n),
+            }, new ProgressLine("segment"));
+            Console.WriteLine($"done: {summary.Frames} frames -> {summary.OutputDir}; model-only {summary.ModelFps:0.00} frames/s, end-to-end {summary.EndToEndFps:0.00} frames/s ({summary.TotalSeconds:0.0} s)");
             return 0;
         });
         return cmd;

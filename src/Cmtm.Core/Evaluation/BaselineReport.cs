@@ -76,7 +76,7 @@ public abstract class BaselineMethod
     {
         internal override EvaluationReport Score(BaselineContext c)
         {
-            var folders = c.Dataset.Sequences.ToDictionary(s => s.Name, s => new FlowImageFolder(Path.Combine([c.FlowRoot, .. s.Name.Split('/')])));
+            var folders = c.Dataset.Sequences.ToDictionary(s => s.Name, s => FlowSource.Folder(Path.Combine([c.FlowRoot, .. s.Name.Split('/')])));
             var provider = new DelegateResultsProvider(Name, (seq, frame, gt) =>
             {
                 var flow = RgbImage.Load(folders[seq.Name].PathOf(Path.GetFileNameWithoutExtension(frame.Image ?? frame.Name)));

@@ -83,28 +83,28 @@ public sealed class DatasetFlows
         }
     }
 
-    private FlowImageFolder FolderOf(SequenceRecord seq) => new(Path.Combine([folder!, .. seq.Name.Split('/')]));
+    private FlowImageFolder FolderOf(SequenceRecord seq) => FlowSource.Folder(Path.Combine([folder!, .. seq.Name.Split('/')]));
 
-    /// <summary>A segmenter for one sequence whose frames come from <see cref="SequenceFrames"/>.</summary>
-    public Segmenter SegmenterFor(FramePredictor predictor, SequenceRecord seq)
+    /// <summary>The flow source of one sequence whose frames come from <see cref="SequenceFrames"/>.</summary>
+    public FlowSource For(SequenceRecord seq)
     {
         switch (kind)
         {
             case Kind.Dataset:
-                return new Segmenter(predictor, frame =>
+                return FlowSource.PerFrame(frame =>
                 {
                     var flow = seq.Frames[frame.Index].Flow ?? throw new CmtmException(frame.Source, $"no flow image for frame '{seq.Frames[frame.Index].Name}' of sequence '{seq.Name}'");
                     return FolderFrameSource.Read(flow, frame.Index);
-                });
+                }, Description);
             case Kind.Folder:
                 var images = FolderOf(seq);
-                return new Segmenter(predictor, frame =>
+                return FlowSource.PerFrame(frame =>
                 {
                     var imageStem = Path.GetFileNameWithoutExtension(seq.Frames[frame.Index].Image!);
                     return images.Read(new RgbFrame(frame.Index, imageStem, frame.Width, frame.Height, frame.Rgb, frame.Source));
-                });
+                }, Description);
             default:
-                return new Segmenter(predictor, estimator!);
+                return FlowSource.Compute(estimator!);
         }
     }
 }
@@ -224,7 +224,7 @@ public static class ModelEvaluation
             for (var s = 0; s < dataset.Sequences.Count; s++)
             {
                 var seq = dataset.Sequences[s];
-                var segmenter = flows.SegmenterFor(predictor, seq);
+                var segmenter = new Segmenter(predictor, flows.For(seq));
                 var summary = segmenter.Run(new SequenceFrames(seq), new SegmentOptions
                 {
                     OutputDir = Path.Combine([staging, .. seq.Name.Split('/')]),

@@ -42,46 +42,26 @@ public sealed record SegmentSummary(int Frames, double ModelSeconds, double Tota
 }
 
 /// <summary>
-/// Video in, masks out: streams frames (bounded memory), gets each frame's flow from an estimator (forward t->t+1, the
-/// last frame backward) or from a folder of flow images matched by stem, runs the model, and writes the outputs into a
-/// staging folder (<see cref="StagedFolder"/>) that replaces <see cref="SegmentOptions.OutputDir"/> only when every frame succeeded.
+/// Video in, masks out: streams frames (bounded memory), gets each frame's flow from its <see cref="FlowSource"/>
+/// (computed, a folder of flow images, or supplied per frame), runs the model, and writes the outputs into a staging
+/// folder (<see cref="StagedFolder"/>) that replaces <see cref="SegmentOptions.OutputDir"/> only when every frame succeeded.
 /// </summary>
 public sealed class Segmenter
 {
     private readonly FramePredictor predictor;
-    private readonly IFlowEstimator? estimator;
-    private readonly FlowImageFolder? flowImages;
-    private readonly Func<RgbFrame, RgbFrame>? flowOf;
+    private readonly FlowSource flows;
 
-    public Segmenter(FramePredictor predictor, IFlowEstimator estimator) { this.predictor = predictor; this.estimator = estimator; }
-    public Segmenter(FramePredictor predictor, FlowImageFolder flowImages) { this.predictor = predictor; this.flowImages = flowImages; }
-    /// <summary>
-    /// Flow images supplied per frame by <paramref name="flowOf"/> (e.g. a dataset's JPEGFlows paired by sorted order);
-    /// it should throw a <see cref="CmtmException"/> naming the frame when there is no flow.
-    /// </summary>
-    public Segmenter(FramePredictor predictor, Func<RgbFrame, RgbFrame> flowOf) { this.predictor = predictor; this.flowOf = flowOf; }
+    /// <param name="flows">where each frame's flow comes from (not disposed here).</param>
+    public Segmenter(FramePredictor predictor, FlowSource flows) { this.predictor = predictor; this.flows = flows; }
+
+    /// <summary>Flows computed by <paramref name="estimator"/> (not disposed here).</summary>
+    public Segmenter(FramePredictor predictor, IFlowEstimator estimator) : this(predictor, FlowSource.Compute(estimator)) { }
+
+    /// <summary>The flow source this segmenter reads.</summary>
+    public FlowSource Flows => flows;
 
     /// <summary>Frames paired with their flow colour images.</summary>
-    public IEnumerable<(RgbFrame Frame, RgbFrame Flow)> Pairs(IFrameSource source)
-    {
-        if (flowOf != null)
-        {
-            foreach (var frame in source) yield return (frame, flowOf(frame));
-            yield break;
-        }
-        if (flowImages != null)
-        {
-            if (source is FolderFrameSource folder)
-                flowImages.CheckCovers(folder.Files.Select(f => Path.GetFileNameWithoutExtension(f)));
-            foreach (var frame in source) yield return (frame, flowImages.Read(frame));
-            yield break;
-        }
-        foreach (var item in FlowSequence.Stream(source, estimator!, source.Path))
-        {
-            var f = item.Flow!;
-            yield return (item.Frame, new RgbFrame(item.Frame.Index, item.Frame.Stem, f.Width, f.Height, f.ToRgb(), item.Frame.Source + " (flow)"));
-        }
-    }
+    public IEnumerable<(RgbFrame Frame, RgbFrame Flow)> Pairs(IFrameSource source) => flows.Pair(source);
 
     /// <summary>
     /// Checks that <paramref name="outputDir"/> may be written (not a file; absent or empty unless

@@ -75,7 +75,7 @@ public static class VideoDemo
         BaselineReport.PrepareFlows(clip, clipFlows, farneback, progress: o.Progress);
         var clipDir = Path.Combine(run, seq.Name);
         var frames = new FolderFrameSource(Path.GetDirectoryName(seq.Frames[0].Image!)!);
-        var seg = new Segmenter(predictor, new FlowImageFolder(Path.Combine(clipFlows, seq.Name)))
+        var seg = new Segmenter(predictor, FlowSource.Folder(Path.Combine(clipFlows, seq.Name)))
             .Run(frames, new SegmentOptions { OutputDir = clipDir, Overlay = true, Fps = o.Fps }, o.Progress ? new ProgressLine($"segment {seq.Name}") : null, cancel);
         say($"segmented {seq.Name}: {seg.Frames} frames, model-only {seg.ModelFps:0.00} frames/s -> {clipDir}");
         var clipTable = BaselineReport.Run(clip, [

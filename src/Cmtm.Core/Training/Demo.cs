@@ -105,7 +105,7 @@ public static class Demo
         var frameDir = Path.GetDirectoryName(clip.Frames[0].Image)!;
         var flowDir = Path.GetDirectoryName(clip.Frames[0].Flow)!;
         using var predictor = new FramePredictor(trainer.Model);
-        var seg = new Segmenter(predictor, new FlowImageFolder(flowDir));
+        var seg = new Segmenter(predictor, FlowSource.Folder(flowDir));
         seg.Run(new FolderFrameSource(frameDir), new SegmentOptions { OutputDir = clipDir, Palette = true, Overlay = true, Fps = 6 });
         say($"segmented held-out clip {clip.Name} -> {clipDir}");
 
