@@ -121,15 +121,19 @@ public class PthFixtureTests
     }
 
     [Fact]
-    public void ReadsCmtmFixtureQuickly()
+    public void ReadsCmtmFixtureWithBulkCopies()
     {
         var path = Shared.Fixture("model", "cmtm_b0_r128.pth");
         using (PthReader.Read(path)) { } // warm up
+        long before = GC.GetAllocatedBytesForCurrentThread();
         var sw = Stopwatch.StartNew();
         using var sd = PthReader.Read(path);
         sw.Stop();
-        Console.WriteLine($"read {path}: {sw.Elapsed.TotalMilliseconds:F0} ms");
-        // 60 MB; bulk copies only. Generous bound for a loaded 2-core CI machine; typically ~0.1 s.
-        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(3), $"reading took {sw.Elapsed.TotalSeconds:F2} s");
+        long managed = GC.GetAllocatedBytesForCurrentThread() - before;
+        long fileBytes = new FileInfo(path).Length;
+        Console.WriteLine($"read {path} ({fileBytes / 1e6:0.0} MB): {sw.Elapsed.TotalMilliseconds:F0} ms, {managed / 1e6:0.00} MB managed allocations");
+        // Bulk copies, not per-element work: the tensor data goes straight to native memory, so the managed
+        // allocations stay a small fraction of the file (a deterministic stand-in for the old wall-clock bound).
+        Assert.True(managed < fileBytes / 4, $"reading allocated {managed / 1e6:0.0} MB managed for a {fileBytes / 1e6:0.0} MB file");
     }
 }
