@@ -23,6 +23,7 @@ public static class AtomicFile
             using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
             {
                 write(fs);
+                Runtime.KillPoints.Reach("write " + Path.GetFileName(full));
                 fs.Flush(flushToDisk: true);
             }
             File.Move(tmp, full, overwrite: true);

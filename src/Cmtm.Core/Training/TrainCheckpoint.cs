@@ -95,7 +95,9 @@ public static class TrainCheckpoint
                 ["options"] = options.ToJson(),
             };
             SaveModel(PendingModelPath(dir, name), model, p);
+            KillPoints.Reach("checkpoint model-written");
             SafeTensors.Write(StatePath(dir, name), tensors, meta);
+            KillPoints.Reach("checkpoint state-written");
             File.Move(PendingModelPath(dir, name), ModelPath(dir, name), overwrite: true);
         }
         finally { foreach (var (_, t) in tensors) t.Dispose(); }
