@@ -27,9 +27,10 @@ public static class FlowCommand
         var overwrite = new Option<bool>("--overwrite") { Description = "recompute frames whose outputs exist (default: skip them, so runs resume)" };
         var device = CommonOptions.Device();
         var threads = CommonOptions.Threads();
+        var shard = ShardOptions.Shard();
         var cmd = new Command("flow", "Compute optical flow for every frame of a video or frames folder (frame t -> t+1; the last frame gets t -> t-1) and write flow colour images named after the frames.")
         {
-            input, dataset, root, flows, method, weights, iters, output, flo, format, overwrite, device, threads,
+            input, dataset, root, flows, method, weights, iters, output, flo, format, overwrite, device, threads, shard,
         };
         cmd.Subcommands.Add(CreateVisualize());
         cmd.SetAction(p =>
@@ -40,18 +41,27 @@ public static class FlowCommand
                 if (p.GetValue(input) != null || p.GetValue(output) != null)
                     throw new CmtmException("--dataset", "takes --root (and --flows DIR) instead of an input and --out (outputs go to <root>/JPEGFlows, or <flows>/JPEGFlows)");
                 var datasetRoot = p.GetValue(root) ?? throw new CmtmException("--root", "--dataset needs --root");
+                var shardOf = ShardOptions.Resolve(p, shard);
                 using var est = CreateEstimator(p.GetValue(method)!, p.GetValue(weights), p.GetValue(iters), p.GetValue(device));
-                var total = DatasetFlowExport.Run(kind, datasetRoot, est, new FlowExportOptions
+                var template = new FlowExportOptions
                 {
                     OutputDir = "unused",
                     Format = ParseFormat(p.GetValue(format)!),
                     WriteFlo = p.GetValue(flo),
                     SkipExisting = !p.GetValue(overwrite),
-                }, Console.Out.WriteLine, FlowProgress.Printer(), p.GetValue(flows));
+                };
+                if (shardOf != null)
+                {
+                    var (sequences, flowRoot) = DatasetFlowExport.Sequences(kind, datasetRoot, Console.Out.WriteLine, p.GetValue(flows));
+                    return ShardOptions.Finish(DatasetFlowExport.RunShard(sequences, flowRoot, est, template, shardOf,
+                        ShardOptions.RunOptions($"flow --dataset {kind}", p.GetValue(overwrite)), FlowProgress.Printer()), flowRoot);
+                }
+                var total = DatasetFlowExport.Run(kind, datasetRoot, est, template, Console.Out.WriteLine, FlowProgress.Printer(), p.GetValue(flows));
                 Console.Out.WriteLine($"done: {total.Sequences} sequences, {total.Frames} frames ({total.Computed} computed, {total.Skipped} already present) in {total.Seconds:0.0} s");
                 return 0;
             }
             if (p.GetValue(flows) != null) throw new CmtmException("--flows", "only applies with --dataset (a video or frames folder writes to --out)");
+            ShardOptions.RejectFlag(p, shard, "only applies with --dataset (a single video is one item)");
             var options = new FlowExportOptions
             {
                 OutputDir = p.GetValue(output) ?? throw new CmtmException("--out", "an output folder is required"),

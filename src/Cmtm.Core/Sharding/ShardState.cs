@@ -52,7 +52,8 @@ public sealed class ShardState(string root)
 {
     public const string FolderName = ".cmtm-shards";
 
-    internal static readonly JsonSerializerOptions Json = new()
+    /// <summary>How the shard files are written (indented camelCase JSON, nulls left out).</summary>
+    public static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
