@@ -40,7 +40,7 @@ internal static class SegmentListMode
     {
         if (r.GetValue(o.Input) is string input) throw new CmtmException(input, "give either an input or --list, not both");
         var outRoot = Path.GetFullPath(r.GetValue(o.Output) ?? throw new CmtmException("--out", "--list needs --out ROOT (each input goes to ROOT/<name>/)"));
-        var shard = ShardOptions.Resolve(r, shardOption) ?? new ShardSelection(new ShardSpec(0, 1), "the whole list (no --shard, no job array)");
+        var shard = ShardOptions.Resolve(r, shardOption) ?? ShardOptions.WholeList;
         var entries = VideoList.Read(listFile);
         TorchRuntime.SetThreads(r.GetValue(o.Threads));
         var dev = TorchRuntime.ParseDevice(r.GetValue(o.Device));
@@ -51,7 +51,7 @@ internal static class SegmentListMode
         using var estimator = Directory.Exists(flowArg) ? null : FlowCommand.CreateEstimator(flowArg, r.GetValue(o.RaftWeights), r.GetValue(o.Iters), r.GetValue(o.Device));
         var shared = estimator != null ? new Segmenter(predictor, estimator) : null;
         Console.WriteLine($"segment: {entries.Count} inputs of {listFile} with {model.Config.Name} @ {model.Config.Resolution} {prec.Name()}, flow {estimator?.Name ?? flowArg + "/<name>"} -> {outRoot}/<name>");
-        var report = VideoList.RunShard(entries, outRoot, e => shared ?? new Segmenter(predictor, new FlowImageFolder(Path.Combine(flowArg, e.Name))),
+        var report = VideoList.Segment(entries, outRoot, e => shared ?? new Segmenter(predictor, new FlowImageFolder(Path.Combine(flowArg, e.Name))),
             new SegmentOptions
             {
                 OutputDir = outRoot,

@@ -19,6 +19,9 @@ public static class ShardOptions
     /// <summary>The shard from --shard or the scheduler's environment; null = not sharded.</summary>
     public static ShardSelection? Resolve(ParseResult p, Option<string?> shard) => ShardEnvironment.Resolve(p.GetValue(shard));
 
+    /// <summary>The shard of a list run outside a job array: all of it.</summary>
+    public static readonly ShardSelection WholeList = new(new ShardSpec(0, 1), "the whole list (no --shard, no job array)");
+
     /// <summary>Fails when --shard is given where it does not apply.</summary>
     public static void RejectFlag(ParseResult p, Option<string?> shard, string why)
     {

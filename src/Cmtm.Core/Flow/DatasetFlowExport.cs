@@ -80,11 +80,7 @@ public static class DatasetFlowExport
     {
         var plan = ShardPlan.Split(sequences.Select(s => new ShardItem(s.Name, s.Frames.Count)).ToList(), shard.Spec.Count);
         var byName = sequences.ToDictionary(s => s.Name, StringComparer.Ordinal);
-        return ShardRunner.Run(flowRoot, plan, shard, item =>
-        {
-            AtomicFile.RemoveStaleTemps(SequenceDir(flowRoot, byName[item.Name]));
-            return ExportSequence(byName[item.Name], flowRoot, estimator, template, progress).Frames;
-        }, run);
+        return ShardRunner.Run(flowRoot, plan, shard, item => ExportSequence(byName[item.Name], flowRoot, estimator, template, progress).Frames, run);
     }
 
     private static string SequenceDir(string flowRoot, SequenceRecord seq) => Path.Combine([flowRoot, .. seq.Name.Split('/')]);
@@ -92,6 +88,6 @@ public static class DatasetFlowExport
     private static FlowExportSummary ExportSequence(SequenceRecord seq, string flowRoot, IFlowEstimator estimator, FlowExportOptions template, Action<FlowProgress>? progress)
     {
         var framesDir = Path.GetDirectoryName(seq.Frames[0].Image ?? throw new CmtmException(seq.Name, $"sequence '{seq.Name}' has no frame images"))!;
-        return FlowExport.Run(new FolderFrameSource(framesDir), estimator, template with { OutputDir = SequenceDir(flowRoot, seq) }, progress);
+        return FlowExport.Resume(new FolderFrameSource(framesDir), estimator, template with { OutputDir = SequenceDir(flowRoot, seq) }, progress);
     }
 }

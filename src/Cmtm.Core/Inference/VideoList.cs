@@ -1,3 +1,4 @@
+using Cmtm.Flow;
 using Cmtm.IO;
 using Cmtm.Runtime;
 using Cmtm.Sharding;
@@ -62,13 +63,12 @@ public static class VideoList
     }
 
     /// <summary>
-    /// Segments this shard's inputs into <paramref name="outputRoot"/>/&lt;name&gt;/ with <paramref name="template"/>'s
-    /// outputs (each staged, replacing what a killed task left; a video's overlay at its own frame rate).
+    /// Runs this shard of the list (<see cref="ShardRunner"/>, split by <see cref="FrameCount"/>): <paramref name="work"/>
+    /// gets each input opened and its output folder <paramref name="outputRoot"/>/&lt;name&gt; and returns the frames
+    /// processed; it must write that folder atomically (staged, or atomic files).
     /// </summary>
-    /// <param name="segmenterFor">The segmenter of one input (e.g. with that input's flow folder).</param>
-    /// <param name="progress">Makes the progress line of an input from its name; null = silent.</param>
-    public static ShardReport RunShard(IReadOnlyList<VideoListEntry> entries, string outputRoot, Func<VideoListEntry, Segmenter> segmenterFor,
-        SegmentOptions template, ShardSelection shard, ShardRunOptions run, Func<string, ProgressLine>? progress = null)
+    public static ShardReport RunShard(IReadOnlyList<VideoListEntry> entries, string outputRoot, ShardSelection shard, ShardRunOptions run,
+        Func<VideoListEntry, IFrameSource, string, int> work)
     {
         var root = Path.GetFullPath(outputRoot);
         if (File.Exists(root)) throw new CmtmException(root, "output path is a file, expected a folder");
@@ -77,13 +77,35 @@ public static class VideoList
         return ShardRunner.Run(root, plan, shard, item =>
         {
             var entry = byName[item.Name];
-            var source = FrameSources.Open(entry.Input);
+            return work(entry, FrameSources.Open(entry.Input), Path.Combine(root, entry.Name));
+        }, run);
+    }
+
+    /// <summary>
+    /// Segments this shard's inputs into <paramref name="outputRoot"/>/&lt;name&gt;/ with <paramref name="template"/>'s
+    /// outputs (each staged, replacing what a killed task left; a video's overlay at its own frame rate).
+    /// </summary>
+    /// <param name="segmenterFor">The segmenter of one input (e.g. with that input's flow folder).</param>
+    /// <param name="progress">Makes the progress line of an input from its name; null = silent.</param>
+    public static ShardReport Segment(IReadOnlyList<VideoListEntry> entries, string outputRoot, Func<VideoListEntry, Segmenter> segmenterFor,
+        SegmentOptions template, ShardSelection shard, ShardRunOptions run, Func<string, ProgressLine>? progress = null) =>
+        RunShard(entries, outputRoot, shard, run, (entry, source, outDir) =>
+        {
             var options = template with
             {
-                OutputDir = Path.Combine(root, entry.Name), Overwrite = true,
+                OutputDir = outDir, Overwrite = true,
                 Fps = source is VideoFrameSource v && v.Fps > 0 ? v.Fps : template.Fps,
             };
             return segmenterFor(entry).Run(source, options, progress?.Invoke($"segment {entry.Name}"), run.Cancellation).Frames;
-        }, run);
-    }
+        });
+
+    /// <summary>
+    /// Flow images of this shard's inputs into <paramref name="outputRoot"/>/&lt;name&gt;/ (<see cref="FlowExport.Resume"/>:
+    /// atomic files, frames already written kept unless <see cref="FlowExportOptions.SkipExisting"/> is off) — the folders
+    /// <c>cmtm segment --list --flow ROOT</c> reads.
+    /// </summary>
+    public static ShardReport Flow(IReadOnlyList<VideoListEntry> entries, string outputRoot, IFlowEstimator estimator, FlowExportOptions template,
+        ShardSelection shard, ShardRunOptions run, Action<FlowProgress>? progress = null) =>
+        RunShard(entries, outputRoot, shard, run, (_, source, outDir) =>
+            FlowExport.Resume(source, estimator, template with { OutputDir = outDir }, progress).Frames);
 }
