@@ -8,10 +8,5 @@ command -v slurmd >/dev/null 2>&1 || need+=(slurmd)
 command -v sbatch >/dev/null 2>&1 || need+=(slurm-client)
 command -v munged >/dev/null 2>&1 || need+=(munge)
 [ ${#need[@]} -eq 0 ] && exit 0
-if [ "$(id -u)" = 0 ]; then sudo_cmd=(); elif command -v sudo >/dev/null 2>&1; then sudo_cmd=(sudo); else
-  echo "setup-slurm: please install: ${need[*]} (apt-get install slurm-wlm munge)" >&2; exit 1; fi
-echo "setup-slurm: installing ${need[*]} (apt-get)" >&2
-export DEBIAN_FRONTEND=noninteractive
-# the packages' own services are not wanted: the test starts its own daemons with its own configuration
-"${sudo_cmd[@]}" apt-get update -qq >&2
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+# the packages' own services are not wanted: scripts/slurm-local.sh starts its own daemons with its own configuration
+"$(dirname "${BASH_SOURCE[0]}")/apt-install.sh" setup-slurm "${need[@]}"
