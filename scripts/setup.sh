@@ -16,10 +16,5 @@ if ! command -v dotnet >/dev/null 2>&1; then
   exit 1
 fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
-  if [ "$(id -u)" = 0 ]; then sudo_cmd=(); elif command -v sudo >/dev/null 2>&1; then sudo_cmd=(sudo); else
-    echo "setup: please install: ${need_pkgs[*]} (apt-get install ${need_pkgs[*]})" >&2; exit 1; fi
-  echo "setup: installing ${need_pkgs[*]} (apt-get)" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo_cmd[@]}" apt-get update -qq >&2
-  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >&2
+  "$(dirname "${BASH_SOURCE[0]}")/apt-install.sh" setup "${need_pkgs[@]}"
 fi

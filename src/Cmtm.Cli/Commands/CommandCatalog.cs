@@ -16,6 +16,7 @@ public static class CommandCatalog
         yield return EvaluateCommand.Create();
         yield return CompareCommand.Create();
         yield return FlowCommand.Create();
+        yield return ShardsCommand.Create();
         yield return SynthCommand.Create();
         yield return TrainCommand.Create();
         yield return DemoCommand.Create();

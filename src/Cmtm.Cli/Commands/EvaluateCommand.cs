@@ -44,10 +44,11 @@ public static class EvaluateCommand
         var csv = new Option<string?>("--csv") { Description = "write the per-sequence table as CSV" };
         var plot = new Option<string?>("--plot") { Description = "write a PNG bar chart of per-sequence J&F (DAVIS) / J (others); default: <json stem>.png when --json is given" };
         var threads = new Option<int>("--threads") { Description = "worker threads for scoring and libtorch (default: all cores)", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var shard = ShardOptions.Shard();
         var cmd = new Command("evaluate", "Score a results folder against a dataset's ground truth exactly like the official toolkits (DAVIS-2016 J/F/J&F; IoU protocol for FBMS, YouTube-Objects, Long-Videos).")
         {
             dataset, root, results, split, json, csv, plot, threads,
-            weights, arch, resolution, flow, raftWeights, iters, resultsOut, overwrite, device, precision, baselines, published, flows,
+            weights, arch, resolution, flow, raftWeights, iters, resultsOut, overwrite, device, precision, baselines, published, flows, shard,
         };
         cmd.SetAction(p =>
         {
@@ -64,6 +65,7 @@ public static class EvaluateCommand
             // no --results: a model runs, --weights or the shipped model (located now: a missing one fails before any work)
             var model = resultsDir == null ? ShippedModel.Choose(w?.FullName) : null;
             var datasetName = p.GetValue(dataset)!.ToLowerInvariant();
+            if (model == null || withBaselines) ShardOptions.RejectFlag(p, shard, "only applies when a model runs over the dataset (--weights or the shipped model), without --baselines");
             if (withBaselines)
             {
                 foreach (var (name, set) in new[] { ("--csv", p.GetValue(csv) != null), ("--plot", p.GetValue(plot) != null) })
@@ -82,6 +84,10 @@ public static class EvaluateCommand
             if (model != null)
             {
                 var outDir = p.GetValue(resultsOut) ?? Path.GetFullPath($"{Path.GetFileNameWithoutExtension(model.Path)}_{datasetName}_results");
+                if (ShardOptions.Resolve(p, shard) is { } shardOf)
+                    return ShardOptions.Finish(RunModelShard(shardOf, p.GetValue(dataset)!, p.GetValue(root)!, model, outDir, p.GetValue(split)!, p.GetValue(threads),
+                        p.GetValue(arch), p.GetValue(resolution), p.GetValue(flow), p.GetValue(raftWeights), p.GetValue(iters), p.GetValue(device), p.GetValue(overwrite),
+                        p.GetValue(precision), flowsRoot: p.GetValue(flows)), outDir);
                 report = RunModel(p.GetValue(dataset)!, p.GetValue(root)!, model, outDir, p.GetValue(split)!, p.GetValue(threads),
                     p.GetValue(arch), p.GetValue(resolution), p.GetValue(flow), p.GetValue(raftWeights), p.GetValue(iters), p.GetValue(device), p.GetValue(overwrite), p.GetValue(precision),
                     flowsRoot: p.GetValue(flows));
@@ -108,7 +114,25 @@ public static class EvaluateCommand
     /// </summary>
     public static EvaluationReport RunModel(string datasetName, string root, ShippedModel.Choice weights, string resultsOut, string split = "val", int threads = 0,
         string? arch = null, int? resolution = null, string? flow = null, string? raftWeights = null, int iters = 20, string? device = null,
-        bool overwrite = false, string? precision = null, bool progress = true, string? flowsRoot = null)
+        bool overwrite = false, string? precision = null, bool progress = true, string? flowsRoot = null) =>
+        WithModel(datasetName, root, weights, resultsOut, split, threads, arch, resolution, flow, raftWeights, iters, device, overwrite, precision, progress, flowsRoot,
+            sharded: false, ModelEvaluation.Run);
+
+    /// <summary>
+    /// As <see cref="RunModel"/> for one shard of the sequences (<see cref="ModelEvaluation.WriteShard"/>): writes this
+    /// shard's sequences into the shared <paramref name="resultsOut"/> and scores nothing (score the merged folder with
+    /// <c>cmtm evaluate --results</c> once <c>cmtm shards</c> says every shard is done).
+    /// </summary>
+    public static Sharding.ShardReport RunModelShard(Sharding.ShardSelection shard, string datasetName, string root, ShippedModel.Choice weights, string resultsOut,
+        string split = "val", int threads = 0, string? arch = null, int? resolution = null, string? flow = null, string? raftWeights = null, int iters = 20,
+        string? device = null, bool overwrite = false, string? precision = null, bool progress = true, string? flowsRoot = null) =>
+        WithModel(datasetName, root, weights, resultsOut, split, threads, arch, resolution, flow, raftWeights, iters, device, overwrite, precision, progress, flowsRoot,
+            sharded: true, (ds, predictor, flows, options) => ModelEvaluation.WriteShard(ds, predictor, flows, options, shard,
+                ShardOptions.RunOptions($"evaluate --dataset {datasetName}", overwrite)));
+
+    private static T WithModel<T>(string datasetName, string root, ShippedModel.Choice weights, string resultsOut, string split, int threads,
+        string? arch, int? resolution, string? flow, string? raftWeights, int iters, string? device, bool overwrite, string? precision, bool progress,
+        string? flowsRoot, bool sharded, Func<DatasetRecord, FramePredictor, DatasetFlows, ModelEvaluationOptions, T> run)
     {
         if (flowsRoot != null && flow != null) throw new CmtmException("--flows", "give either --flows (the dataset's flows in a folder of their own) or --flow, not both");
         var kind = DatasetReader.ParseKind(datasetName);
@@ -134,11 +158,11 @@ public static class EvaluateCommand
             var ds = ModelEvaluation.LoadDataset(kind, root, flows, split);
             if (ds.SkippedSequences.Count > 0)
                 Console.Error.WriteLine($"note: {ds.SkippedSequences.Count} of {ds.SkippedSequences.Count + ds.Sequences.Count} sequences have no frames in {root} and are not scored: {string.Join(", ", ds.SkippedSequences)}");
-            ModelEvaluation.CheckResultsTarget(resultsOut, overwrite);
+            if (!sharded) ModelEvaluation.CheckResultsTarget(resultsOut, overwrite); // a shard shares the folder with the others
             var model = CommonOptions.LoadModel(weights, arch, resolution, dev);
             using var predictor = new FramePredictor(model, dev, prec, ownsModel: true);
             Console.Out.WriteLine($"evaluate: {ds.Kind} ({ds.Sequences.Count} sequences, {ds.FrameCount} frames) with {model.Config.Name} @ {model.Config.Resolution} {prec.Name()}, flow {flows.Description} -> {resultsOut}");
-            return ModelEvaluation.Run(ds, predictor, flows, new ModelEvaluationOptions
+            return run(ds, predictor, flows, new ModelEvaluationOptions
             {
                 ResultsDir = resultsOut,
                 Overwrite = overwrite,

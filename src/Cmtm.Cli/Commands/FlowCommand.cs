@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Cmtm.Flow;
 using Cmtm.Flow.Raft;
+using Cmtm.Inference;
 using Cmtm.IO;
 using Cmtm.Runtime;
 
@@ -8,7 +9,8 @@ namespace Cmtm.Cli.Commands;
 
 /// <summary>
 /// `cmtm flow &lt;video|frames-dir&gt; --method farneback|raft [--weights raft.pth] [--iters N] --out DIR [--flo]
-/// [--format jpg|png]` and `cmtm flow visualize in.flo out.png`.
+/// [--format jpg|png]` and `cmtm flow visualize in.flo out.png`; many videos: `--dataset KIND --root R [--flows DIR]` or
+/// `--list FILE --out ROOT`, each optionally one shard of a job array (`--shard K/N`, <see cref="ShardOptions"/>).
 /// </summary>
 public static class FlowCommand
 {
@@ -27,40 +29,57 @@ public static class FlowCommand
         var overwrite = new Option<bool>("--overwrite") { Description = "recompute frames whose outputs exist (default: skip them, so runs resume)" };
         var device = CommonOptions.Device();
         var threads = CommonOptions.Threads();
+        var list = new Option<string?>("--list") { Description = "a text file of inputs (video files or frames folders, one per line; relative to the file's folder): flows of each into <--out>/<name>/, the folders segment --list --flow <--out> reads; with --shard (or a job array) only this shard's inputs" };
+        var shard = ShardOptions.Shard();
         var cmd = new Command("flow", "Compute optical flow for every frame of a video or frames folder (frame t -> t+1; the last frame gets t -> t-1) and write flow colour images named after the frames.")
         {
-            input, dataset, root, flows, method, weights, iters, output, flo, format, overwrite, device, threads,
+            input, dataset, root, flows, method, weights, iters, output, flo, format, overwrite, device, threads, list, shard,
         };
         cmd.Subcommands.Add(CreateVisualize());
         cmd.SetAction(p =>
         {
             TorchRuntime.SetThreads(p.GetValue(threads));
-            if (p.GetValue(dataset) is string kind)
+            FlowExportOptions Template(string outDir) => new()
             {
-                if (p.GetValue(input) != null || p.GetValue(output) != null)
-                    throw new CmtmException("--dataset", "takes --root (and --flows DIR) instead of an input and --out (outputs go to <root>/JPEGFlows, or <flows>/JPEGFlows)");
-                var datasetRoot = p.GetValue(root) ?? throw new CmtmException("--root", "--dataset needs --root");
-                using var est = CommonOptions.CreateFlowEstimator(p.GetValue(method)!, p.GetValue(weights), p.GetValue(iters), p.GetValue(device), "--method", "--weights");
-                var total = DatasetFlowExport.Run(kind, datasetRoot, est, new FlowExportOptions
-                {
-                    OutputDir = "unused",
-                    Format = ParseFormat(p.GetValue(format)!),
-                    WriteFlo = p.GetValue(flo),
-                    SkipExisting = !p.GetValue(overwrite),
-                }, Console.Out.WriteLine, FlowProgress.Printer(), p.GetValue(flows));
-                Console.Out.WriteLine($"done: {total.Sequences} sequences, {total.Frames} frames ({total.Computed} computed, {total.Skipped} already present) in {total.Seconds:0.0} s");
-                return 0;
-            }
-            if (p.GetValue(flows) != null) throw new CmtmException("--flows", "only applies with --dataset (a video or frames folder writes to --out)");
-            var options = new FlowExportOptions
-            {
-                OutputDir = p.GetValue(output) ?? throw new CmtmException("--out", "an output folder is required"),
+                OutputDir = outDir,
                 Format = ParseFormat(p.GetValue(format)!),
                 WriteFlo = p.GetValue(flo),
                 SkipExisting = !p.GetValue(overwrite),
             };
-            var source = FrameSources.Open(p.GetValue(input) ?? throw new CmtmException("input", "give a video, a frames folder, or --dataset with --root"));
-            using var estimator = CommonOptions.CreateFlowEstimator(p.GetValue(method)!, p.GetValue(weights), p.GetValue(iters), p.GetValue(device), "--method", "--weights");
+            IFlowEstimator Estimator() => CommonOptions.CreateFlowEstimator(p.GetValue(method)!, p.GetValue(weights), p.GetValue(iters), p.GetValue(device), "--method", "--weights");
+            if (p.GetValue(dataset) is string kind)
+            {
+                if (p.GetValue(input) != null || p.GetValue(output) != null || p.GetValue(list) != null)
+                    throw new CmtmException("--dataset", "takes --root (and --flows DIR) instead of an input, --list and --out (outputs go to <root>/JPEGFlows, or <flows>/JPEGFlows)");
+                var datasetRoot = p.GetValue(root) ?? throw new CmtmException("--root", "--dataset needs --root");
+                var shardOf = ShardOptions.Resolve(p, shard);
+                using var est = Estimator();
+                if (shardOf != null)
+                {
+                    var (sequences, flowRoot) = DatasetFlowExport.Sequences(kind, datasetRoot, Console.Out.WriteLine, p.GetValue(flows));
+                    return ShardOptions.Finish(DatasetFlowExport.RunShard(sequences, flowRoot, est, Template("unused"), shardOf,
+                        ShardOptions.RunOptions($"flow --dataset {kind}", p.GetValue(overwrite)), FlowProgress.Printer()), flowRoot);
+                }
+                var total = DatasetFlowExport.Run(kind, datasetRoot, est, Template("unused"), Console.Out.WriteLine, FlowProgress.Printer(), p.GetValue(flows));
+                Console.Out.WriteLine($"done: {total.Sequences} sequences, {total.Frames} frames ({total.Computed} computed, {total.Skipped} already present) in {total.Seconds:0.0} s");
+                return 0;
+            }
+            if (p.GetValue(flows) != null) throw new CmtmException("--flows", "only applies with --dataset (a video or frames folder writes to --out)");
+            var outDir = p.GetValue(output) ?? throw new CmtmException("--out", "an output folder is required");
+            if (p.GetValue(list) is string listFile)
+            {
+                if (p.GetValue(input) is string both) throw new CmtmException(both, "give either an input or --list, not both");
+                var entries = VideoList.Read(listFile);
+                var shardOf = ShardOptions.Resolve(p, shard) ?? ShardOptions.WholeList;
+                using var est = Estimator();
+                Console.Out.WriteLine($"flow: {entries.Count} inputs of {listFile} -> {Path.GetFullPath(outDir)}/<name> [{est.Name}]");
+                return ShardOptions.Finish(VideoList.Flow(entries, outDir, est, Template(outDir), shardOf,
+                    ShardOptions.RunOptions("flow", p.GetValue(overwrite)), FlowProgress.Printer()), Path.GetFullPath(outDir));
+            }
+            ShardOptions.RejectFlag(p, shard, "only applies with --dataset or --list (a single video is one item)");
+            var options = Template(outDir);
+            var source = FrameSources.Open(p.GetValue(input) ?? throw new CmtmException("input", "give a video, a frames folder, --list FILE, or --dataset with --root"));
+            using var estimator = Estimator();
             Console.Out.WriteLine($"flow: {source.Path} ({(source.Count is int n ? n == 1 ? "1 frame" : $"{n} frames" : "frame count unknown")}) -> {options.OutputDir} [{estimator.Name}]");
             var summary = FlowExport.Run(source, estimator, options, FlowProgress.Printer());
             Console.Out.WriteLine($"done: {summary.Frames} frames ({summary.Computed} computed, {summary.Skipped} already present) in {summary.Seconds:0.0} s"

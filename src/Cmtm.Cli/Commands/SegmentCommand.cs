@@ -11,7 +11,7 @@ public static class SegmentCommand
 {
     public static Command Create()
     {
-        var input = new Argument<string>("input") { Description = "video file (mp4/avi/mkv/webm), folder of frames, or an image glob like 'dir/*.jpg'" };
+        var input = new Argument<string>("input") { Description = "video file (mp4/avi/mkv/webm), folder of frames, or an image glob like 'dir/*.jpg' (or --list FILE)", Arity = ArgumentArity.ZeroOrOne };
         var weights = CommonOptions.Weights();
         var arch = CommonOptions.Arch();
         var flow = new Option<string>("--flow") { Description = "farneback (default), raft, or a folder of flow images matched to frames by file stem", DefaultValueFactory = _ => "farneback" };
@@ -61,6 +61,8 @@ public static class SegmentCommand
             Console.WriteLine($"done: {summary.Frames} frames -> {summary.OutputDir}; model-only {summary.ModelFps:0.00} frames/s, end-to-end {summary.EndToEndFps:0.00} frames/s ({summary.TotalSeconds:0.0} s)");
             return 0;
         });
+        // many inputs: --list FILE --out ROOT [--shard K/N] (SegmentListMode)
+        SegmentListMode.Attach(cmd, new(input, output, weights, arch, resolution, flow, raftWeights, iters, palette, overlay, logits, overwrite, device, threads, precision));
         return cmd;
     }
 }

@@ -4,6 +4,7 @@ using Cmtm.Inference;
 using Cmtm.IO;
 using Cmtm.Model;
 using Cmtm.Runtime;
+using Cmtm.Sharding;
 
 namespace Cmtm.Evaluation;
 
@@ -224,13 +225,8 @@ public static class ModelEvaluation
             for (var s = 0; s < dataset.Sequences.Count; s++)
             {
                 var seq = dataset.Sequences[s];
-                var segmenter = new Segmenter(predictor, flows.For(seq));
-                var summary = segmenter.Run(new SequenceFrames(seq), new SegmentOptions
-                {
-                    OutputDir = Path.Combine([staging, .. seq.Name.Split('/')]),
-                    Palette = palette,
-                    MaskSize = frame => MaskSize(seq, frame),
-                }, options.Progress?.Invoke($"model [{s + 1}/{dataset.Sequences.Count}] {seq.Name}"), options.Cancellation);
+                var summary = SegmentSequence(seq, predictor, flows, staging, palette, overwrite: false,
+                    options.Progress?.Invoke($"model [{s + 1}/{dataset.Sequences.Count}] {seq.Name}"), options.Cancellation);
                 frames += summary.Frames;
                 modelSeconds += summary.ModelSeconds;
                 totalSeconds += summary.TotalSeconds;
@@ -246,6 +242,36 @@ public static class ModelEvaluation
         }
         var m = predictor.Model.Config;
         return new InferenceTiming($"{m.Name} @ {m.Resolution} {predictor.Precision.Name()}", flows.Description, frames, modelSeconds, totalSeconds);
+    }
+
+    /// <summary>One sequence's masks into <c>&lt;resultsRoot&gt;/&lt;sequence&gt;</c> (staged: the folder appears only complete).</summary>
+    private static SegmentSummary SegmentSequence(SequenceRecord seq, FramePredictor predictor, DatasetFlows flows, string resultsRoot, bool palette,
+        bool overwrite, ProgressLine? progress, CancellationToken cancel) =>
+        new Segmenter(predictor, flows.For(seq)).Run(new SequenceFrames(seq), new SegmentOptions
+        {
+            OutputDir = Path.Combine([resultsRoot, .. seq.Name.Split('/')]),
+            Palette = palette,
+            Overwrite = overwrite,
+            MaskSize = frame => MaskSize(seq, frame),
+        }, progress, cancel);
+
+    /// <summary>
+    /// One shard of the dataset's sequences (<see cref="ShardRunner"/>) into the shared results folder
+    /// <see cref="ModelEvaluationOptions.ResultsDir"/>: each sequence of this shard not yet marked done is written to
+    /// &lt;results&gt;/&lt;sequence&gt; (staged, replacing what a killed task left); nothing is scored. Once every shard
+    /// is done, <c>cmtm evaluate --results</c> scores the merged folder.
+    /// </summary>
+    public static ShardReport WriteShard(DatasetRecord dataset, FramePredictor predictor, DatasetFlows flows, ModelEvaluationOptions options,
+        ShardSelection shard, ShardRunOptions run)
+    {
+        var target = Path.GetFullPath(options.ResultsDir);
+        if (File.Exists(target)) throw new CmtmException(target, "results path is a file, expected a folder");
+        var palette = options.Palette ?? dataset.Kind == "davis16";
+        var plan = ShardPlan.Split(dataset.Sequences.Select(s => new ShardItem(s.Name, s.Frames.Count)).ToList(), shard.Spec.Count);
+        var byName = dataset.Sequences.ToDictionary(s => s.Name, StringComparer.Ordinal);
+        return ShardRunner.Run(target, plan, shard, item =>
+            SegmentSequence(byName[item.Name], predictor, flows, target, palette, overwrite: true,
+                options.Progress?.Invoke($"model {item.Name}"), options.Cancellation).Frames, run with { Cancellation = options.Cancellation });
     }
 
     /// <summary>Writes the results folder and scores it; the report carries the <see cref="InferenceTiming"/>.</summary>

@@ -1,5 +1,6 @@
 using Cmtm.Data.Datasets;
 using Cmtm.IO;
+using Cmtm.Sharding;
 
 namespace Cmtm.Flow;
 
@@ -18,6 +19,16 @@ public static class DatasetFlowExport
     public static DatasetFlowSummary Run(string kindName, string root, IFlowEstimator estimator, FlowExportOptions template,
         Action<string>? say = null, Action<FlowProgress>? progress = null, string? flows = null)
     {
+        var (sequences, flowRoot) = Sequences(kindName, root, say, flows);
+        return Run(sequences, flowRoot, estimator, template, say, progress);
+    }
+
+    /// <summary>
+    /// The sequences whose flows <c>cmtm flow --dataset</c> computes (DAVIS: every split listed, skipping sequences
+    /// without frames and saying so) and the folder their flows go to (<see cref="DatasetReader.FlowRoot"/>).
+    /// </summary>
+    public static (IReadOnlyList<SequenceRecord> Sequences, string FlowRoot) Sequences(string kindName, string root, Action<string>? say = null, string? flows = null)
+    {
         var kind = DatasetReader.ParseKind(kindName);
         if (kind == DatasetKind.Dutsv2)
             throw new CmtmException("dataset", "DUTSv2 holds still images: its flows are simulated from depth (FakeFlow), not estimated from frames");
@@ -35,8 +46,7 @@ public static class DatasetFlowExport
             }
         }
         else sequences.AddRange(DatasetReader.Load(kind, root, DatasetParts.Images).Sequences);
-
-        return Run(sequences, DatasetReader.FlowRoot(kind, root, flows), estimator, template, say, progress);
+        return (sequences, DatasetReader.FlowRoot(kind, root, flows));
     }
 
     /// <summary>
@@ -52,12 +62,32 @@ public static class DatasetFlowExport
         for (int i = 0; i < sequences.Count; i++)
         {
             var seq = sequences[i];
-            var framesDir = Path.GetDirectoryName(seq.Frames[0].Image ?? throw new CmtmException(seq.Name, $"sequence '{seq.Name}' has no frame images"))!;
-            var options = template with { OutputDir = Path.Combine(new[] { flowRoot }.Concat(seq.Name.Split('/')).ToArray()) };
-            say?.Invoke($"[{i + 1}/{sequences.Count}] {seq.Name}: {seq.Frames.Count} frames -> {options.OutputDir}");
-            var summary = FlowExport.Run(new FolderFrameSource(framesDir), estimator, options, progress);
+            say?.Invoke($"[{i + 1}/{sequences.Count}] {seq.Name}: {seq.Frames.Count} frames -> {SequenceDir(flowRoot, seq)}");
+            var summary = ExportSequence(seq, flowRoot, estimator, template, progress);
             frames += summary.Frames; computed += summary.Computed; skipped += summary.Skipped;
         }
         return new DatasetFlowSummary(sequences.Count, frames, computed, skipped, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// One shard of the sequences (<see cref="ShardRunner"/>): each sequence of this shard not yet marked done in
+    /// <paramref name="flowRoot"/> is (re)computed; frames whose flow files exist are kept unless
+    /// <see cref="FlowExportOptions.SkipExisting"/> is off (every file is written atomically, and temporary files of a
+    /// killed task are removed first), and the sequence is marked done at its end.
+    /// </summary>
+    public static ShardReport RunShard(IReadOnlyList<SequenceRecord> sequences, string flowRoot, IFlowEstimator estimator, FlowExportOptions template,
+        ShardSelection shard, ShardRunOptions run, Action<FlowProgress>? progress = null)
+    {
+        var plan = ShardPlan.Split(sequences.Select(s => new ShardItem(s.Name, s.Frames.Count)).ToList(), shard.Spec.Count);
+        var byName = sequences.ToDictionary(s => s.Name, StringComparer.Ordinal);
+        return ShardRunner.Run(flowRoot, plan, shard, item => ExportSequence(byName[item.Name], flowRoot, estimator, template, progress).Frames, run);
+    }
+
+    private static string SequenceDir(string flowRoot, SequenceRecord seq) => Path.Combine([flowRoot, .. seq.Name.Split('/')]);
+
+    private static FlowExportSummary ExportSequence(SequenceRecord seq, string flowRoot, IFlowEstimator estimator, FlowExportOptions template, Action<FlowProgress>? progress)
+    {
+        var framesDir = Path.GetDirectoryName(seq.Frames[0].Image ?? throw new CmtmException(seq.Name, $"sequence '{seq.Name}' has no frame images"))!;
+        return FlowExport.Resume(new FolderFrameSource(framesDir), estimator, template with { OutputDir = SequenceDir(flowRoot, seq) }, progress);
     }
 }

@@ -73,6 +73,16 @@ public static class FlowExport
         return new FlowExportSummary(done, computed, skipped, sw.Elapsed.TotalSeconds, options.OutputDir);
     }
 
+    /// <summary>
+    /// <see cref="Run"/> after removing the temporary files that a killed writer left in the output folder
+    /// (<see cref="AtomicFile.RemoveStaleTemps"/>): how a sharded task redoes a half-finished sequence.
+    /// </summary>
+    public static FlowExportSummary Resume(IFrameSource source, IFlowEstimator estimator, FlowExportOptions options, Action<FlowProgress>? progress = null)
+    {
+        AtomicFile.RemoveStaleTemps(options.OutputDir);
+        return Run(source, estimator, options, progress);
+    }
+
     /// <summary>Writes the outputs of one frame (colour image, optional .flo), each atomically.</summary>
     public static void Write(FlowExportOptions options, string stem, FlowField flow)
     {
