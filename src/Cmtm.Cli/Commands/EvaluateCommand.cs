@@ -65,6 +65,8 @@ public static class EvaluateCommand
             // no --results: a model runs, --weights or the shipped model (located now: a missing one fails before any work)
             var model = resultsDir == null ? ShippedModel.Choose(w?.FullName) : null;
             var datasetName = p.GetValue(dataset)!.ToLowerInvariant();
+            var run = new ModelRun(p.GetValue(dataset)!, p.GetValue(root)!, p.GetValue(split)!, p.GetValue(threads), p.GetValue(arch), p.GetValue(resolution),
+                p.GetValue(flow), p.GetValue(raftWeights), p.GetValue(iters), p.GetValue(device), p.GetValue(precision), p.GetValue(overwrite), p.GetValue(flows));
             if (model == null || withBaselines) ShardOptions.RejectFlag(p, shard, "only applies when a model runs over the dataset (--weights or the shipped model), without --baselines");
             if (withBaselines)
             {
@@ -72,8 +74,7 @@ public static class EvaluateCommand
                     if (set) throw new CmtmException(name, "does not apply with --baselines (the report is baselines.md and baselines.json; --json F writes a copy of the JSON)");
                 var stem = model != null ? Path.GetFileNameWithoutExtension(model.Path) : Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(resultsDir!)));
                 var outDir = Path.GetFullPath(p.GetValue(resultsOut) ?? $"{stem}_{datasetName}_baselines");
-                var table = RunBaselines(datasetName, p.GetValue(root)!, model, resultsDir, publishedDirs, outDir, p.GetValue(split)!, p.GetValue(threads),
-                    p.GetValue(arch), p.GetValue(resolution), p.GetValue(flow), p.GetValue(raftWeights), p.GetValue(iters), p.GetValue(device), p.GetValue(overwrite), p.GetValue(precision));
+                var table = RunBaselines(run, model, resultsDir, publishedDirs, outDir);
                 Console.Out.Write(BaselineReport.Text(table));
                 Console.Out.WriteLine($"{table.Dataset}: {table.Sequences.Count} sequences; {Evaluator.ProtocolDescription(table.Protocol)}");
                 Console.Out.WriteLine($"wrote {Path.Combine(outDir, "baselines.md")} and baselines.json (results of the model runs in {Path.Combine(outDir, "results")})");
@@ -85,12 +86,8 @@ public static class EvaluateCommand
             {
                 var outDir = p.GetValue(resultsOut) ?? Path.GetFullPath($"{Path.GetFileNameWithoutExtension(model.Path)}_{datasetName}_results");
                 if (ShardOptions.Resolve(p, shard) is { } shardOf)
-                    return ShardOptions.Finish(RunModelShard(shardOf, p.GetValue(dataset)!, p.GetValue(root)!, model, outDir, p.GetValue(split)!, p.GetValue(threads),
-                        p.GetValue(arch), p.GetValue(resolution), p.GetValue(flow), p.GetValue(raftWeights), p.GetValue(iters), p.GetValue(device), p.GetValue(overwrite),
-                        p.GetValue(precision), flowsRoot: p.GetValue(flows)), outDir);
-                report = RunModel(p.GetValue(dataset)!, p.GetValue(root)!, model, outDir, p.GetValue(split)!, p.GetValue(threads),
-                    p.GetValue(arch), p.GetValue(resolution), p.GetValue(flow), p.GetValue(raftWeights), p.GetValue(iters), p.GetValue(device), p.GetValue(overwrite), p.GetValue(precision),
-                    flowsRoot: p.GetValue(flows));
+                    return ShardOptions.Finish(RunModelShard(shardOf, run, model, outDir), outDir);
+                report = RunModel(run, model, outDir);
             }
             else report = Evaluator.ScoreFolder(p.GetValue(dataset)!, p.GetValue(root)!, resultsDir!, p.GetValue(split)!, p.GetValue(threads));
             Console.Out.Write(ReportWriters.Table(report));
@@ -107,59 +104,52 @@ public static class EvaluateCommand
     }
 
     /// <summary>
-    /// Runs a checkpoint over the dataset, writes <paramref name="resultsOut"/> and scores it (see <see cref="ModelEvaluation"/>);
-    /// masks are made at the annotations' size. <paramref name="flowsRoot"/>: the dataset's flows kept in a folder of their
-    /// own (<c>--flows</c>); <paramref name="flow"/>: a flat per-sequence folder or a method (<c>--flow</c>). DAVIS sequences
-    /// without frames are skipped with a note.
+    /// The options of a model run over a dataset, parsed once (evaluate --weights, its shards, --baselines): dataset, root
+    /// and split; threads; the checkpoint's architecture and resolution; flows (--flow folder or method with RAFT's
+    /// weights and iterations, or --flows, the dataset's flows kept apart); device, precision; --overwrite.
     /// </summary>
-    public static EvaluationReport RunModel(string datasetName, string root, ShippedModel.Choice weights, string resultsOut, string split = "val", int threads = 0,
-        string? arch = null, int? resolution = null, string? flow = null, string? raftWeights = null, int iters = 20, string? device = null,
-        bool overwrite = false, string? precision = null, bool progress = true, string? flowsRoot = null) =>
-        WithModel(datasetName, root, weights, resultsOut, split, threads, arch, resolution, flow, raftWeights, iters, device, overwrite, precision, progress, flowsRoot,
-            sharded: false, ModelEvaluation.Run);
+    public sealed record ModelRun(string Dataset, string Root, string Split = "val", int Threads = 0, string? Arch = null, int? Resolution = null,
+        string? Flow = null, string? RaftWeights = null, int Iters = 20, string? Device = null, string? Precision = null, bool Overwrite = false,
+        string? FlowsRoot = null, bool Progress = true)
+    {
+        public DatasetKind Kind => DatasetReader.ParseKind(Dataset);
+
+        /// <summary>--flow as a flow estimator (errors named by this command's options).</summary>
+        public Flow.IFlowEstimator CreateEstimator(string method) => CommonOptions.CreateFlowEstimator(method, RaftWeights, Iters, Device, "--flow", "--raft-weights");
+    }
+
+    /// <summary>
+    /// Runs a checkpoint over the dataset, writes <paramref name="resultsOut"/> and scores it (see <see cref="ModelEvaluation"/>);
+    /// masks are made at the annotations' size. DAVIS sequences without frames are skipped with a note.
+    /// </summary>
+    public static EvaluationReport RunModel(ModelRun o, ShippedModel.Choice weights, string resultsOut) =>
+        WithModel(o, weights, resultsOut, sharded: false, ModelEvaluation.Run);
 
     /// <summary>
     /// As <see cref="RunModel"/> for one shard of the sequences (<see cref="ModelEvaluation.WriteShard"/>): writes this
     /// shard's sequences into the shared <paramref name="resultsOut"/> and scores nothing (score the merged folder with
     /// <c>cmtm evaluate --results</c> once <c>cmtm shards</c> says every shard is done).
     /// </summary>
-    public static Sharding.ShardReport RunModelShard(Sharding.ShardSelection shard, string datasetName, string root, ShippedModel.Choice weights, string resultsOut,
-        string split = "val", int threads = 0, string? arch = null, int? resolution = null, string? flow = null, string? raftWeights = null, int iters = 20,
-        string? device = null, bool overwrite = false, string? precision = null, bool progress = true, string? flowsRoot = null) =>
-        WithModel(datasetName, root, weights, resultsOut, split, threads, arch, resolution, flow, raftWeights, iters, device, overwrite, precision, progress, flowsRoot,
-            sharded: true, (ds, predictor, flows, options) => ModelEvaluation.WriteShard(ds, predictor, flows, options, shard,
-                ShardOptions.RunOptions($"evaluate --dataset {datasetName}", overwrite)));
+    public static Sharding.ShardReport RunModelShard(Sharding.ShardSelection shard, ModelRun o, ShippedModel.Choice weights, string resultsOut) =>
+        WithModel(o, weights, resultsOut, sharded: true, (ds, predictor, flows, options) => ModelEvaluation.WriteShard(ds, predictor, flows, options, shard,
+            ShardOptions.RunOptions($"evaluate --dataset {o.Dataset}", o.Overwrite)));
 
-    private static T WithModel<T>(string datasetName, string root, ShippedModel.Choice weights, string resultsOut, string split, int threads,
-        string? arch, int? resolution, string? flow, string? raftWeights, int iters, string? device, bool overwrite, string? precision, bool progress,
-        string? flowsRoot, bool sharded, Func<DatasetRecord, FramePredictor, DatasetFlows, ModelEvaluationOptions, T> run)
+    private static T WithModel<T>(ModelRun o, ShippedModel.Choice weights, string resultsOut, bool sharded,
+        Func<DatasetRecord, FramePredictor, DatasetFlows, ModelEvaluationOptions, T> run)
     {
-        if (flowsRoot != null && flow != null) throw new CmtmException("--flows", "give either --flows (the dataset's flows in a folder of their own) or --flow, not both");
-        var kind = DatasetReader.ParseKind(datasetName);
-        TorchRuntime.SetThreads(threads);
-        var dev = TorchRuntime.ParseDevice(device);
-        var prec = CommonOptions.ParsePrecision(precision, dev);
-        // Flows: the dataset's in a folder of their own (--flows), an explicit folder or method (--flow), else the
-        // dataset's JPEGFlows when that folder exists, else Farneback.
-        Flow.IFlowEstimator? estimator = null;
-        DatasetFlows flows;
-        var datasetFlows = DatasetReader.FlowRoot(kind, root, null);
-        if (flowsRoot != null) flows = DatasetFlows.FromDataset(flowsRoot);
-        else if (flow != null && Directory.Exists(flow)) flows = DatasetFlows.FromFolder(flow);
-        else if (flow != null) flows = DatasetFlows.Estimate(estimator = CommonOptions.CreateFlowEstimator(flow, raftWeights, iters, device, "--flow", "--raft-weights"));
-        else if (Directory.Exists(datasetFlows)) flows = DatasetFlows.FromDataset();
-        else
-        {
-            Console.Error.WriteLine($"note: {datasetFlows} not found; computing flows with farneback (use --flows DIR for flows computed by cmtm flow --dataset ... --flows DIR, or --flow raft --raft-weights F for RAFT flows)");
-            flows = DatasetFlows.Estimate(estimator = new Flow.FarnebackFlow());
-        }
+        if (o.FlowsRoot != null && o.Flow != null) throw new CmtmException("--flows", "give either --flows (the dataset's flows in a folder of their own) or --flow, not both");
+        TorchRuntime.SetThreads(o.Threads);
+        var dev = TorchRuntime.ParseDevice(o.Device);
+        var prec = CommonOptions.ParsePrecision(o.Precision, dev);
+        var (flows, estimator) = DatasetFlows.Choose(o.Kind, o.Root, o.FlowsRoot, o.Flow, o.CreateEstimator, n => Console.Error.WriteLine("note: " + n));
+        var (root, split, overwrite, threads, progress) = (o.Root, o.Split, o.Overwrite, o.Threads, o.Progress);
         using (estimator)
         {
-            var ds = ModelEvaluation.LoadDataset(kind, root, flows, split);
+            var ds = ModelEvaluation.LoadDataset(o.Kind, root, flows, split);
             if (ds.SkippedSequences.Count > 0)
                 Console.Error.WriteLine($"note: {ds.SkippedSequences.Count} of {ds.SkippedSequences.Count + ds.Sequences.Count} sequences have no frames in {root} and are not scored: {string.Join(", ", ds.SkippedSequences)}");
             if (!sharded) ModelEvaluation.CheckResultsTarget(resultsOut, overwrite); // a shard shares the folder with the others
-            var model = CommonOptions.LoadModel(weights, arch, resolution, dev);
+            var model = CommonOptions.LoadModel(weights, o.Arch, o.Resolution, dev);
             using var predictor = new FramePredictor(model, dev, prec, ownsModel: true);
             Console.Out.WriteLine($"evaluate: {ds.Kind} ({ds.Sequences.Count} sequences, {ds.FrameCount} frames) with {model.Config.Name} @ {model.Config.Resolution} {prec.Name()}, flow {flows.Description} -> {resultsOut}");
             return run(ds, predictor, flows, new ModelEvaluationOptions
@@ -181,14 +171,12 @@ public static class EvaluateCommand
     /// the dataset's sequences that have frames (<see cref="BaselineReport"/>); everything goes to <paramref name="outDir"/>
     /// (staged: it appears only complete): baselines.md, baselines.json, results/&lt;method&gt;/ and flows/ when computed.
     /// </summary>
-    public static BaselineTable RunBaselines(string datasetName, string root, ShippedModel.Choice? model, string? resultsDir, IReadOnlyList<string> published,
-        string outDir, string split = "val", int threads = 0, string? arch = null, int? resolution = null, string? flow = null, string? raftWeights = null,
-        int iters = 20, string? device = null, bool overwrite = false, string? precision = null, bool progress = true)
+    public static BaselineTable RunBaselines(ModelRun o, ShippedModel.Choice? model, string? resultsDir, IReadOnlyList<string> published, string outDir)
     {
-        var kind = DatasetReader.ParseKind(datasetName);
+        var (kind, root, split, threads, flow, overwrite, progress) = (o.Kind, o.Root, o.Split, o.Threads, o.Flow, o.Overwrite, o.Progress);
         TorchRuntime.SetThreads(threads);
-        var dev = TorchRuntime.ParseDevice(device);
-        var prec = CommonOptions.ParsePrecision(precision, dev);
+        var dev = TorchRuntime.ParseDevice(o.Device);
+        var prec = CommonOptions.ParsePrecision(o.Precision, dev);
         var others = new List<BaselineMethod> { BaselineMethod.MotionThreshold() };
         foreach (var spec in published)
         {
@@ -206,8 +194,8 @@ public static class EvaluateCommand
         // flows: a folder given with --flow, else the dataset's JPEGFlows, else computed (--flow METHOD, default farneback) into the report folder
         var datasetFlows = DatasetReader.PartRoot(kind, root, DatasetParts.Flows);
         var flowRoot = flow != null && Directory.Exists(flow) ? Path.GetFullPath(flow) : flow == null && Directory.Exists(datasetFlows) ? datasetFlows : null;
-        using var estimator = flowRoot == null ? CommonOptions.CreateFlowEstimator(flow ?? "farneback", raftWeights, iters, device, "--flow", "--raft-weights") : null;
-        using var predictor = model == null ? null : new FramePredictor(CommonOptions.LoadModel(model, arch, resolution, dev), dev, prec, ownsModel: true);
+        using var estimator = flowRoot == null ? o.CreateEstimator(flow ?? "farneback") : null;
+        using var predictor = model == null ? null : new FramePredictor(CommonOptions.LoadModel(model, o.Arch, o.Resolution, dev), dev, prec, ownsModel: true);
         var methods = new List<BaselineMethod>();
         if (predictor != null)
         {

@@ -50,6 +50,26 @@ public sealed class DatasetFlows
         return new(Kind.Folder, root, null, "folder " + root);
     }
 
+    /// <summary>
+    /// The flow choice of a model run over a dataset, made in one place: the dataset's flows kept in a folder of their own
+    /// (<paramref name="flowsRoot"/>), else <paramref name="folderOrMethod"/> (a folder with one sub-folder per sequence,
+    /// or a method for <paramref name="createEstimator"/>), else the dataset's JPEGFlows when that folder exists, else
+    /// Farnebäck (said through <paramref name="note"/>). The estimator, when one is made, is the caller's to dispose.
+    /// </summary>
+    public static (DatasetFlows Flows, IFlowEstimator? Estimator) Choose(DatasetKind kind, string root, string? flowsRoot, string? folderOrMethod,
+        Func<string, IFlowEstimator> createEstimator, Action<string>? note = null)
+    {
+        if (flowsRoot != null && folderOrMethod != null) throw new CmtmException(flowsRoot, "give either the dataset's flows folder or a flow folder/method, not both");
+        if (flowsRoot != null) return (FromDataset(flowsRoot), null);
+        if (folderOrMethod != null && Directory.Exists(folderOrMethod)) return (FromFolder(folderOrMethod), null);
+        if (folderOrMethod != null) { var e = createEstimator(folderOrMethod); return (Estimate(e), e); }
+        var datasetFlows = DatasetReader.FlowRoot(kind, root, null);
+        if (Directory.Exists(datasetFlows)) return (FromDataset(), null);
+        note?.Invoke($"{datasetFlows} not found; computing flows with farneback (use --flows DIR for flows computed by cmtm flow --dataset ... --flows DIR, or --flow raft --raft-weights F for RAFT flows)");
+        var farneback = new FarnebackFlow();
+        return (Estimate(farneback), farneback);
+    }
+
     /// <summary>Flows computed on the fly with <paramref name="estimator"/> (not disposed here).</summary>
     public static DatasetFlows Estimate(IFlowEstimator estimator) => new(Kind.Estimator, null, estimator, estimator.Name);
 
