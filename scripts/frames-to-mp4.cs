@@ -1,7 +1,8 @@
 // Encodes a folder of frames (sorted *.jpg / *.png) into an mp4 (OpenCV's mp4v, as cmtm writes overlays), e.g. to try
 // `cmtm segment video.mp4` on DAVIS frames:
 //   dotnet run scripts/frames-to-mp4.cs -- ../shared/data/davis16-val/JPEGImages/480p/camel /tmp/camel.mp4 [FPS=24]
-#:project ../src/Cmtm.Core/Cmtm.Core.csproj
+// the CLI project brings the native OpenCV runtime (the library references managed packages only)
+#:project ../src/Cmtm.Cli/Cmtm.Cli.csproj
 using OpenCvSharp;
 
 if (args.Length < 2) { Console.Error.WriteLine("usage: frames-to-mp4.cs FRAMES_DIR OUT.mp4 [FPS]"); return 2; }

@@ -7,7 +7,8 @@
 //   dotnet run scripts/make-demo-clip.cs -- [DAVIS_VAL_ROOT] [SEQUENCE] [OUT]
 // defaults: ../shared/data/davis16-val, blackswan, demo/davis-<SEQUENCE>. OUT must not exist; demo/davis-<seq>/README.md
 // (source and attribution) is written by hand and kept.
-#:project ../src/Cmtm.Core/Cmtm.Core.csproj
+// the CLI project brings the native OpenCV runtime (the library references managed packages only)
+#:project ../src/Cmtm.Cli/Cmtm.Cli.csproj
 using Cmtm.IO;
 using OpenCvSharp;
 

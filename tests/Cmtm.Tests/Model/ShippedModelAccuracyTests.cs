@@ -15,7 +15,7 @@ namespace Cmtm.Tests.Model;
 public class ShippedModelAccuracyTests
 {
     /// <summary>Measured with the committed model (sha256 in models/README.md) on frames 10-17, fp32, this test's code.</summary>
-    private const double MeasuredJ = 0.741;
+    private const double MeasuredJ = 0.697;
     /// <summary>Allowed drop: kernels of other CPUs round differently; a broken model or pipeline falls far below it.</summary>
     private const double Margin = 0.05;
 
