@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Cmtm.Data.Datasets;
 using Cmtm.Evaluation;
+using Cmtm.Flow;
 using Cmtm.Inference;
 using Cmtm.Model;
 using Cmtm.Runtime;
@@ -138,7 +139,7 @@ public static class EvaluateCommand
         var datasetFlows = DatasetReader.FlowRoot(kind, root, null);
         if (flowsRoot != null) flows = DatasetFlows.FromDataset(flowsRoot);
         else if (flow != null && Directory.Exists(flow)) flows = DatasetFlows.FromFolder(flow);
-        else if (flow != null) flows = DatasetFlows.Estimate(estimator = FlowCommand.CreateEstimator(flow, raftWeights, iters, device));
+        else if (flow != null) flows = DatasetFlows.Estimate(estimator = FlowEstimators.Create(flow, raftWeights, iters, device));
         else if (Directory.Exists(datasetFlows)) flows = DatasetFlows.FromDataset();
         else
         {
@@ -198,7 +199,7 @@ public static class EvaluateCommand
         // flows: a folder given with --flow, else the dataset's JPEGFlows, else computed (--flow METHOD, default farneback) into the report folder
         var datasetFlows = DatasetReader.PartRoot(kind, root, DatasetParts.Flows);
         var flowRoot = flow != null && Directory.Exists(flow) ? Path.GetFullPath(flow) : flow == null && Directory.Exists(datasetFlows) ? datasetFlows : null;
-        using var estimator = flowRoot == null ? FlowCommand.CreateEstimator(flow ?? "farneback", raftWeights, iters, device) : null;
+        using var estimator = flowRoot == null ? FlowEstimators.Create(flow ?? "farneback", raftWeights, iters, device) : null;
         using var predictor = model == null ? null : new FramePredictor(CommonOptions.LoadModel(model, arch, resolution, dev), dev, prec, ownsModel: true);
         var methods = new List<BaselineMethod>();
         if (predictor != null)

@@ -40,7 +40,7 @@ public static class FlowCommand
                 if (p.GetValue(input) != null || p.GetValue(output) != null)
                     throw new CmtmException("--dataset", "takes --root (and --flows DIR) instead of an input and --out (outputs go to <root>/JPEGFlows, or <flows>/JPEGFlows)");
                 var datasetRoot = p.GetValue(root) ?? throw new CmtmException("--root", "--dataset needs --root");
-                using var est = CreateEstimator(p.GetValue(method)!, p.GetValue(weights), p.GetValue(iters), p.GetValue(device));
+                using var est = FlowEstimators.Create(p.GetValue(method)!, p.GetValue(weights), p.GetValue(iters), p.GetValue(device));
                 var total = DatasetFlowExport.Run(kind, datasetRoot, est, new FlowExportOptions
                 {
                     OutputDir = "unused",
@@ -60,7 +60,7 @@ public static class FlowCommand
                 SkipExisting = !p.GetValue(overwrite),
             };
             var source = FrameSources.Open(p.GetValue(input) ?? throw new CmtmException("input", "give a video, a frames folder, or --dataset with --root"));
-            using var estimator = CreateEstimator(p.GetValue(method)!, p.GetValue(weights), p.GetValue(iters), p.GetValue(device));
+            using var estimator = FlowEstimators.Create(p.GetValue(method)!, p.GetValue(weights), p.GetValue(iters), p.GetValue(device));
             Console.Out.WriteLine($"flow: {source.Path} ({(source.Count is int n ? n == 1 ? "1 frame" : $"{n} frames" : "frame count unknown")}) -> {options.OutputDir} [{estimator.Name}]");
             var summary = FlowExport.Run(source, estimator, options, FlowProgress.Printer());
             Console.Out.WriteLine($"done: {summary.Frames} frames ({summary.Computed} computed, {summary.Skipped} already present) in {summary.Seconds:0.0} s"
@@ -92,21 +92,4 @@ public static class FlowCommand
         "png" => FlowImageFormat.Png,
         _ => throw new CmtmException("--format", $"unknown format '{f}' (expected jpg or png)"),
     };
-
-    internal static IFlowEstimator CreateEstimator(string method, string? weights, int iters, string? device)
-    {
-        switch (method.ToLowerInvariant())
-        {
-            case "farneback":
-                return new FarnebackFlow();
-            case "raft":
-                if (string.IsNullOrEmpty(weights))
-                    throw new CmtmException("--weights", "--method raft needs a checkpoint: the official RAFT weights (raft-things.pth or raft-sintel.pth from princeton-vl/RAFT's download_models.sh) or any state dict with the same keys");
-                if (iters < 1) throw new CmtmException("--iters", $"must be at least 1 (got {iters})");
-                var dev = TorchRuntime.ParseDevice(device);
-                return new RaftFlow(RaftCheckpoint.Load(weights), iters, dev);
-            default:
-                throw new CmtmException("--method", $"unknown flow method '{method}' (expected farneback or raft)");
-        }
-    }
 }

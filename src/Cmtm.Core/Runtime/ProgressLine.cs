@@ -2,14 +2,25 @@ using System.Diagnostics;
 
 namespace Cmtm.Runtime;
 
+/// <summary>One progress report as numbers (what <see cref="ProgressLine"/> prints, for a sink that is not a terminal).</summary>
+/// <param name="EtaSeconds">null when the total or the rate is unknown.</param>
+public sealed record ProgressReport(string Label, int Done, int? Total, double Rate, double? EtaSeconds, double Seconds, string? Detail, bool Final)
+{
+    /// <summary>The printed line: "label: done/total (rate/s, ETA ...) detail".</summary>
+    public string Text =>
+        $"{Label}: {Done}{(Total is int tt ? $"/{tt}" : "")} ({Rate:0.00}/s{(EtaSeconds is double eta ? $", ETA {ProgressLine.FormatEta(eta)}" : "")})" + (Detail is null ? "" : $" {Detail}");
+}
+
 /// <summary>
 /// Progress for long loops: count, rate and ETA. On a terminal it redraws one line; otherwise (CI, pipes) it prints a
-/// plain line at most every <see cref="Interval"/> and always at the end.
+/// plain line at most every <see cref="Interval"/> and always at the end. With a sink (e.g. `cmtm serve`'s event
+/// stream) each report goes to the sink as a <see cref="ProgressReport"/> instead, at the same moments.
 /// </summary>
 public sealed class ProgressLine
 {
     private readonly string label;
     private readonly TextWriter writer;
+    private readonly Action<ProgressReport>? sink;
     private readonly bool tty;
     private readonly Stopwatch clock = Stopwatch.StartNew();
     private double lastPrint = double.NegativeInfinity;
@@ -23,6 +34,9 @@ public sealed class ProgressLine
         tty = writer is null && !Console.IsErrorRedirected;
         if (tty) Interval = TimeSpan.FromSeconds(0.2);
     }
+
+    /// <summary>Reports go to <paramref name="sink"/> (at most every <see cref="Interval"/>, and always the final one); nothing is printed.</summary>
+    public ProgressLine(string label, Action<ProgressReport> sink) : this(label, TextWriter.Null) => this.sink = sink;
 
     public double Seconds => clock.Elapsed.TotalSeconds;
 
@@ -39,8 +53,9 @@ public sealed class ProgressLine
         double t = Seconds;
         if (!final && t - lastPrint < Interval.TotalSeconds) return;
         lastPrint = t;
-        var eta = total is int n && rate > 0 ? $", ETA {FormatEta((n - done) / rate)}" : "";
-        var text = $"{label}: {done}{(total is int tt ? $"/{tt}" : "")} ({rate:0.00}/s{eta})" + (detail is null ? "" : $" {detail}");
+        var report = new ProgressReport(label, done, total, rate, total is int n && rate > 0 ? (n - done) / rate : null, t, detail, final);
+        if (sink != null) { sink(report); return; }
+        var text = report.Text;
         if (tty) writer.Write("\r" + text.PadRight(Math.Min(Console.BufferWidth > 0 ? Console.BufferWidth - 1 : 100, 160)) + (final ? "\n" : ""));
         else writer.WriteLine(text);
     }
