@@ -32,8 +32,9 @@ public static class Inputs
     }
 
     /// <summary>
-    /// Opens <paramref name="path"/> with the frame reader `cmtm segment` uses and decodes its first frame: a
-    /// <see cref="CmtmException"/> with the decoder's reason when it is not a readable video or frames folder.
+    /// Opens <paramref name="path"/> with the frame reader `cmtm segment` uses and decodes its first two frames: a
+    /// <see cref="CmtmException"/> with the decoder's reason when it is not a readable video or frames folder, or
+    /// when only one frame decodes (FFmpeg opens a still image as a one-frame stream).
     /// </summary>
     public static InputProbe Probe(string path)
     {
@@ -41,6 +42,7 @@ public static class Inputs
         using var frames = source.GetEnumerator();
         if (!frames.MoveNext()) throw new CmtmException(path, "no frames");
         var first = frames.Current;
+        if (!frames.MoveNext()) throw new CmtmException(path, "only 1 frame decodes: not a video (an image?)");
         return new InputProbe(source.Count, first.Width, first.Height, source is VideoFrameSource v && v.Fps > 0 ? v.Fps : 24);
     }
 }

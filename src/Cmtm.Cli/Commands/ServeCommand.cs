@@ -31,6 +31,7 @@ public static class ServeCommand
             if (options.Exposed) Console.Error.WriteLine(options.ExposedWarning);
             using var stop = new CancellationTokenSource();
             Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
+            using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
             var server = ServeHost.StartAsync(options, line => Console.Error.WriteLine(line)).GetAwaiter().GetResult();
             Console.WriteLine($"cmtm serve: {server.Url} (work folder {server.Jobs.WorkDir}; Ctrl-C stops)");
             server.WaitAsync(stop.Token).GetAwaiter().GetResult();
