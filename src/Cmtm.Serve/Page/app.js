@@ -21,6 +21,14 @@ async function init() {
   es.addEventListener('jobs', e => { jobs.clear(); JSON.parse(e.data).forEach(j => jobs.set(j.id, j)); render(); });
   es.addEventListener('job', e => { const j = JSON.parse(e.data); jobs.set(j.id, j); render(); });
   es.addEventListener('removed', e => { jobs.delete(JSON.parse(e.data).id); render(); });
+  // a fallback when no event came for 3 s while a job is queued or running (a stalled event stream, a proxy)
+  let lastEvent = Date.now();
+  for (const t of ['jobs', 'job', 'removed']) es.addEventListener(t, () => { lastEvent = Date.now(); });
+  setInterval(async () => {
+    if (Date.now() - lastEvent < 3000 || ![...jobs.values()].some(j => j.state === 'Queued' || j.state === 'Running')) return;
+    const list = await (await fetch('/api/jobs')).json();
+    jobs.clear(); list.forEach(j => jobs.set(j.id, j)); render();
+  }, 1000);
 }
 
 function settingsText(s) { return `${s.flow}, ${s.precision}, ${s.background}` + (s.feather ? `, feather ${s.feather}` : ''); }
@@ -58,7 +66,7 @@ function render() {
   // open the viewer on a job submitted from this page when it finishes
   for (const id of mine) {
     const j = jobs.get(id);
-    if (j && j.state === 'Done') { mine.delete(id); view(id); }
+    if (j && j.state === 'Done') { mine.delete(id); say(`${j.name}: done`); view(id); }
     else if (j && (j.state === 'Failed' || j.state === 'Cancelled')) { mine.delete(id); say(`${j.name}: ${j.state.toLowerCase()}${j.error ? ': ' + j.error : ''}`, j.state === 'Failed'); }
   }
   if (viewing && !jobs.has(viewing)) { $('viewer').hidden = true; viewing = null; }

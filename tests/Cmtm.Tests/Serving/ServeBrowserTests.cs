@@ -4,7 +4,6 @@ using Cmtm.Tests.Support;
 using OpenCvSharp;
 using OpenQA.Selenium;
 using OpenQA.Selenium.Chrome;
-using OpenQA.Selenium.Support.UI;
 
 namespace Cmtm.Tests.Serving;
 
@@ -34,7 +33,7 @@ public class ServeBrowserTests
         await using var server = await TestServer.StartAsync();
         var downloads = Directory.CreateDirectory(d.File("downloads")).FullName;
         using var driver = StartChromium(downloads);
-        var wait = new WebDriverWait(driver, TimeSpan.FromSeconds(90)) { PollingInterval = TimeSpan.FromMilliseconds(100) };
+        var wait = new PageWait(driver, () => System.Text.Json.JsonSerializer.Serialize(server.Host.Jobs.List(), TestServer.Json));
         driver.Navigate().GoToUrl(server.Host.Url);
         wait.Until(dr => dr.FindElement(By.Id("model")).Text.EndsWith(".safetensors"));
         driver.FindElement(By.Id("file")).SendKeys(video);
@@ -128,6 +127,24 @@ public class ServeBrowserTests
         return new ChromeDriver(service, options, TimeSpan.FromSeconds(90));
     }
 
+    /// <summary>Polls a condition on the page for up to 90 s; a timeout names what the page showed.</summary>
+    private sealed class PageWait(IWebDriver driver, Func<string> serverState)
+    {
+        public void Until(Func<IWebDriver, bool> condition)
+        {
+            var end = DateTime.UtcNow.AddSeconds(90);
+            while (true)
+            {
+                try { if (condition(driver)) return; } catch (WebDriverException) { }
+                if (DateTime.UtcNow > end)
+                    throw new TimeoutException("page after 90 s: " + string.Join(" | ", new[] { "message", "run-text", "jobs" }.Select(i => $"#{i} '{Try(() => driver.FindElement(By.Id(i)).Text)}'")) + "; server: " + serverState());
+                Thread.Sleep(100);
+            }
+        }
+
+        private static string Try(Func<string> f) { try { return f(); } catch (Exception e) { return e.GetType().Name; } }
+    }
+
     private static bool ImagesLoaded(IWebDriver driver) => (bool)((IJavaScriptExecutor)driver).ExecuteScript(
         "return ['img-original','img-overlay','img-cutout'].every(i => { const e = document.getElementById(i); return e.src && e.complete && e.naturalWidth > 0; });")!;
 
@@ -160,13 +177,13 @@ public class ServeBrowserTests
         return (Convert.ToInt32(a[0]), Convert.ToInt32(a[1]), Convert.FromBase64String((string)a[2]));
     }
 
-    /// <summary>A screenshot of the page, halved and written as a small PNG (for the README).</summary>
+    /// <summary>A screenshot of the page, scaled to 5/8 and written as a small PNG (for the README).</summary>
     private static void Screenshot(IWebDriver driver, string path)
     {
         var png = ((ITakesScreenshot)driver).GetScreenshot().AsByteArray;
         using var full = Cv2.ImDecode(png, ImreadModes.Color);
         using var small = new Mat();
-        Cv2.Resize(full, small, new Size(full.Cols * 3 / 4, full.Rows * 3 / 4), interpolation: InterpolationFlags.Area);
+        Cv2.Resize(full, small, new Size(full.Cols * 5 / 8, full.Rows * 5 / 8), interpolation: InterpolationFlags.Area);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         Cv2.ImWrite(path, small, new ImageEncodingParam(ImwriteFlags.PngCompression, 9));
     }
