@@ -95,6 +95,15 @@ public class ServeBrowserTests
             s.CopyTo(m);
             Assert.Equal(File.ReadAllBytes(Path.Combine(cliOut, e.FullName)), m.ToArray());
         }
+
+        if (shots == null) return;
+        // for the README: a longer job (the 50-frame sample) while it runs, then cancelled from the page
+        ((IJavaScriptExecutor)driver).ExecuteScript("document.getElementById('sample').selectedIndex = 1;");
+        driver.FindElement(By.Id("submit")).Click();
+        wait.Until(dr => dr.FindElement(By.Id("run-text")).Text.Contains("frames/s"));
+        Screenshot(driver, Path.Combine(shots, "serve-progress.png"));
+        driver.FindElement(By.Id("cancel-run")).Click();
+        wait.Until(dr => dr.FindElement(By.Id("jobs")).Text.Contains("Cancelled"));
     }
 
     /// <summary>The first <paramref name="frames"/> JPEGs of a folder as an mp4 (mp4v).</summary>
@@ -177,13 +186,13 @@ public class ServeBrowserTests
         return (Convert.ToInt32(a[0]), Convert.ToInt32(a[1]), Convert.FromBase64String((string)a[2]));
     }
 
-    /// <summary>A screenshot of the page, scaled to 5/8 and written as a small PNG (for the README).</summary>
+    /// <summary>A screenshot of the page, halved and written as a small PNG (for the README).</summary>
     private static void Screenshot(IWebDriver driver, string path)
     {
         var png = ((ITakesScreenshot)driver).GetScreenshot().AsByteArray;
         using var full = Cv2.ImDecode(png, ImreadModes.Color);
         using var small = new Mat();
-        Cv2.Resize(full, small, new Size(full.Cols * 5 / 8, full.Rows * 5 / 8), interpolation: InterpolationFlags.Area);
+        Cv2.Resize(full, small, new Size(full.Cols / 2, full.Rows / 2), interpolation: InterpolationFlags.Area);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         Cv2.ImWrite(path, small, new ImageEncodingParam(ImwriteFlags.PngCompression, 9));
     }
