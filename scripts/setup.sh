@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # One-time machine set-up for CMTM.NET on Debian/Ubuntu: the native libraries OpenCV's runtime needs, and tcmalloc.
 # Idempotent and quiet when everything is present. The .NET SDK (10) must already be installed.
+# --browser (./test): also Debian's chromium and chromium-driver, for the browser test of `cmtm serve`.
 set -euo pipefail
 need_pkgs=()
+if [ "${1:-}" = "--browser" ]; then
+  command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || need_pkgs+=(chromium-driver)
+fi
 # the library list is read whole first: `ldconfig -p | grep -q` under pipefail fails at random when grep exits early
 # and ldconfig dies of SIGPIPE (it made a present library look missing)
 libs="$(ldconfig -p 2>/dev/null || true)"

@@ -12,6 +12,7 @@ public static class CommandCatalog
         yield return ExportCommand.Create();
         yield return PredictCommand.Create();
         yield return SegmentCommand.Create();
+        yield return ServeCommand.Create();
         yield return BenchCommand.Create();
         yield return EvaluateCommand.Create();
         yield return CompareCommand.Create();

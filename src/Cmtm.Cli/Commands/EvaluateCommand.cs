@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Cmtm.Data.Datasets;
 using Cmtm.Evaluation;
+using Cmtm.Flow;
 using Cmtm.Inference;
 using Cmtm.Model;
 using Cmtm.Runtime;

@@ -1,7 +1,5 @@
 using System.CommandLine;
 using Cmtm.Inference;
-using Cmtm.IO;
-using Cmtm.Model;
 using Cmtm.Runtime;
 
 namespace Cmtm.Cli.Commands;
@@ -23,41 +21,46 @@ public static class SegmentCommand
         var overlay = new Option<bool>("--overlay") { Description = "also write overlay.mp4 (mp4v) and overlay/<stem>.jpg" };
         var logits = new Option<bool>("--logits") { Description = "also write logits/<stem>.npy (float32 [2,H,W])" };
         var overwrite = new Option<bool>("--overwrite") { Description = "replace a non-empty output folder" };
+        var cutout = new Option<bool>("--cutout") { Description = "also write cutout/<stem>.png: the frame as RGBA with alpha = the mask" };
+        var feather = new Option<int>("--feather") { Description = "soft edge of the cut-out's alpha in pixels (0 = the hard mask)", DefaultValueFactory = _ => 0 };
+        var background = new Option<string?>("--background") { Description = "also write composite.mp4: the object over COLOR (green, #00ff00, 0,255,0), blur (the frame blurred) or an IMAGE file" };
         var device = CommonOptions.Device();
         var threads = CommonOptions.Threads();
         var precision = CommonOptions.Precision();
         var cmd = new Command("segment", "Segment the primary moving object in every frame of a video.")
-        { input, weights, arch, flow, raftWeights, iters, resolution, output, palette, overlay, logits, overwrite, device, threads, precision };
+        { input, weights, arch, flow, raftWeights, iters, resolution, output, palette, overlay, logits, cutout, feather, background, overwrite, device, threads, precision };
         cmd.SetAction(r =>
         {
             TorchRuntime.SetThreads(r.GetValue(threads));
-            var dev = TorchRuntime.ParseDevice(r.GetValue(device));
-            var prec = CommonOptions.ParsePrecision(r.GetValue(precision), dev);
-            var w = ShippedModel.Choose(r.GetValue(weights)?.FullName);
+            var prec = CommonOptions.ParsePrecision(r.GetValue(precision), TorchRuntime.ParseDevice(r.GetValue(device)));
             var inPath = r.GetValue(input)!;
-            var source = FrameSources.Open(inPath);
             // default output: <input>_masks (for a glob 'dir/*.jpg': dir_masks)
             var inBase = Path.GetFileName(inPath).IndexOfAny(['*', '?']) >= 0 ? Path.GetDirectoryName(Path.GetFullPath(inPath))! : Path.GetFullPath(inPath);
-            var outDir = r.GetValue(output) ?? Path.TrimEndingDirectorySeparator(inBase) + "_masks";
-            // fail fast, before the model loads: output folder and precomputed flows covering every frame
-            Segmenter.CheckOutputDir(outDir, r.GetValue(overwrite));
-            using var flows = CommonOptions.OpenFlowSource(r.GetValue(flow)!, r.GetValue(raftWeights), r.GetValue(iters), r.GetValue(device));
-            if (source is FolderFrameSource folder) flows.CheckCovers(folder.Files.Select(f => Path.GetFileNameWithoutExtension(f)));
-            var model = CommonOptions.LoadModel(w, r.GetValue(arch), r.GetValue(resolution), dev);
-            using var predictor = new FramePredictor(model, dev, prec, ownsModel: true);
-            var segmenter = new Segmenter(predictor, flows);
-            var fps = source is VideoFrameSource v && v.Fps > 0 ? v.Fps : 24;
-            Console.WriteLine($"segment: {source.Path} ({(source.Count is int n ? $"{n} frames" : "frame count unknown")}) with {model.Config.Name} @ {model.Config.Resolution} {prec.Name()}, flow {flows.Description} -> {outDir}");
-            var summary = segmenter.Run(source, new SegmentOptions
+            var bg = r.GetValue(background) is string b ? CutoutBackground.Parse(b) : null;
+            if (r.GetValue(feather) != 0 && !r.GetValue(cutout) && bg == null) throw new CmtmException("--feather", "applies to --cutout or --background");
+            var cut = r.GetValue(cutout) || bg != null ? new CutoutOptions { Rgba = r.GetValue(cutout), Feather = r.GetValue(feather), Background = bg } : null;
+            var summary = SegmentRun.Run(new SegmentRequest
             {
-                OutputDir = outDir,
-                Palette = r.GetValue(palette),
-                Overlay = r.GetValue(overlay),
-                Logits = r.GetValue(logits),
-                Overwrite = r.GetValue(overwrite),
-                Fps = fps,
-                Note = n => Console.Error.WriteLine("note: " + n),
-            }, new ProgressLine("segment"));
+                Input = inPath,
+                Weights = r.GetValue(weights)?.FullName,
+                Arch = r.GetValue(arch)!,
+                Resolution = r.GetValue(resolution),
+                Flow = r.GetValue(flow)!,
+                RaftWeights = r.GetValue(raftWeights),
+                Iters = r.GetValue(iters),
+                Device = r.GetValue(device)!,
+                Precision = prec,
+                Output = new SegmentOptions
+                {
+                    OutputDir = r.GetValue(output) ?? Path.TrimEndingDirectorySeparator(inBase) + "_masks",
+                    Palette = r.GetValue(palette),
+                    Overlay = r.GetValue(overlay),
+                    Logits = r.GetValue(logits),
+                    Cutout = cut,
+                    Overwrite = r.GetValue(overwrite),
+                },
+            }, Console.WriteLine, Console.Error.WriteLine, new ProgressLine("segment"),
+                createEstimator: method => CommonOptions.CreateFlowEstimator(method, r.GetValue(raftWeights), r.GetValue(iters), r.GetValue(device), "--flow", "--raft-weights"));
             Console.WriteLine($"done: {summary.Frames} frames -> {summary.OutputDir}; model-only {summary.ModelFps:0.00} frames/s, end-to-end {summary.EndToEndFps:0.00} frames/s ({summary.TotalSeconds:0.0} s)");
             return 0;
         });

@@ -13,7 +13,7 @@ namespace Cmtm.IO;
 /// file; a CRC mismatch in an ancillary chunk is ignored together with the chunk (libpng's default behaviour).
 /// Truncated files (a chunk running past the end, missing IEND, too little image data after inflating) and
 /// corrupt zlib data are rejected. All problems are <see cref="CmtmException"/>s naming the file.</para>
-/// <para>Writing: 8-bit grayscale (0/255 masks) and palette images (bit depth 1, 2, 4 or 8), always atomically
+/// <para>Writing: 8-bit grayscale (0/255 masks), 8-bit RGBA (cut-outs) and palette images (bit depth 1, 2, 4 or 8), always atomically
 /// (<see cref="AtomicFile"/>).</para>
 /// </summary>
 public static class PngCodec
@@ -368,6 +368,16 @@ public static class PngCodec
     {
         var bytes = EncodePalette(width, height, indices, palette, bitDepth);
         AtomicFile.WriteAllBytes(path, bytes);
+    }
+
+    /// <summary>Writes an 8-bit RGBA PNG (R,G,B,A bytes per pixel, e.g. a cut-out whose alpha is a mask) atomically.</summary>
+    public static void WriteRgba8(string path, int width, int height, ReadOnlySpan<byte> rgba)
+    {
+        CheckSize(width, height, rgba.Length / 4);
+        if (rgba.Length % 4 != 0) throw new ArgumentException($"RGBA data of {rgba.Length} bytes is not 4 bytes per pixel");
+        var s = new ushort[rgba.Length];
+        for (var i = 0; i < s.Length; i++) s[i] = rgba[i];
+        AtomicFile.WriteAllBytes(path, Encode(new PngImage(width, height, PngColorType.Rgba, 8, false, s, [])));
     }
 
     public static byte[] EncodeGray8(int width, int height, ReadOnlySpan<byte> values)

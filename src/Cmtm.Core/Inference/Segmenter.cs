@@ -18,6 +18,10 @@ public sealed record SegmentOptions
     public bool Overlay { get; init; }
     /// <summary>Write logits/&lt;stem&gt;.npy (float32 [2,H,W]).</summary>
     public bool Logits { get; init; }
+    /// <summary>Cut-outs: cutout/&lt;stem&gt;.png (RGBA, alpha = the mask) and/or composite.mp4 (the object over a background); null = none.</summary>
+    public CutoutOptions? Cutout { get; init; }
+    /// <summary>Also write each input frame as frames/&lt;stem&gt;.jpg (as decoded; `cmtm serve` shows them beside the outputs).</summary>
+    public bool FrameImages { get; init; }
     /// <summary>Replace a non-empty output folder (otherwise that is an error).</summary>
     public bool Overwrite { get; init; }
     /// <summary>
@@ -82,7 +86,8 @@ public sealed class Segmenter
         using var stage = StagedFolder.Create(target);
         var staging = stage.Path;
 
-        VideoWriter? video = null;
+        VideoWriter? video = null, compositeVideo = null;
+        var cutout = options.Cutout is { } co ? new Cutout(co) : null;
         var total = Stopwatch.StartNew();
         double modelSeconds = 0;
         int frames = 0;
@@ -102,22 +107,36 @@ public sealed class Segmenter
                 var maskPath = Path.Combine(staging, frame.Stem + ".png");
                 if (options.Palette) PngMask.WriteDavisPalette(maskPath, mask); else PngMask.WriteGray(maskPath, mask);
                 if (options.Logits) Npy.Save(Path.Combine(staging, "logits", frame.Stem + ".npy"), pred.Logits);
+                if ((options.Overlay || cutout != null) && (pred.Width != frame.Width || pred.Height != frame.Height))
+                    throw new CmtmException(frame.Source, $"the {(options.Overlay ? "overlay" : "cut-out")} needs the mask at the frame's size {frame.Width}x{frame.Height}, not {pred.Width}x{pred.Height}");
+                if (options.FrameImages)
+                {
+                    using var bgr = frame.ToBgrMat();
+                    WriteJpeg(Path.Combine(staging, "frames", frame.Stem + ".jpg"), bgr);
+                }
                 if (options.Overlay)
                 {
-                    if (pred.Width != frame.Width || pred.Height != frame.Height)
-                        throw new CmtmException(frame.Source, $"the overlay needs the mask at the frame's size {frame.Width}x{frame.Height}, not {pred.Width}x{pred.Height}");
                     using var over = OverlayMat(frame, pred.Mask);
-                    Cv2.ImEncode(".jpg", over, out var jpg, new ImageEncodingParam(ImwriteFlags.JpegQuality, 90));
-                    AtomicFile.WriteAllBytes(Path.Combine(staging, "overlay", frame.Stem + ".jpg"), jpg);
+                    WriteJpeg(Path.Combine(staging, "overlay", frame.Stem + ".jpg"), over);
                     video ??= OpenVideo(Path.Combine(staging, "overlay.mp4"), options.Fps, frame.Width, frame.Height);
                     video.Write(over);
+                }
+                if (cutout != null)
+                {
+                    var (alpha, composite) = cutout.Apply(frame, pred.Mask);
+                    if (options.Cutout!.Rgba) PngCodec.WriteRgba8(Path.Combine(staging, "cutout", frame.Stem + ".png"), frame.Width, frame.Height, Cutout.Rgba(frame.Rgb, alpha));
+                    if (composite != null)
+                    {
+                        using var bgr = new RgbFrame(frame.Index, frame.Stem, frame.Width, frame.Height, composite, frame.Source).ToBgrMat();
+                        compositeVideo ??= OpenVideo(Path.Combine(staging, "composite.mp4"), options.Fps, frame.Width, frame.Height);
+                        compositeVideo.Write(bgr);
+                    }
                 }
                 frames++;
                 progress?.Report(frames, source.Count, $"model {frames / Math.Max(modelSeconds, 1e-9):0.00} fps");
             }
-            video?.Release();
-            video?.Dispose();
-            video = null;
+            foreach (var v in new[] { video, compositeVideo }) { v?.Release(); v?.Dispose(); }
+            video = compositeVideo = null;
             progress?.Report(frames, source.Count, $"model {frames / Math.Max(modelSeconds, 1e-9):0.00} fps", final: true);
             stage.Commit();
             return new SegmentSummary(frames, modelSeconds, total.Elapsed.TotalSeconds, target);
@@ -125,6 +144,7 @@ public sealed class Segmenter
         catch (Exception e)
         {
             video?.Dispose();
+            compositeVideo?.Dispose();
             stage.Dispose();
             // a write error names a file in the staging folder, which is gone: name it as the output it would have been
             var named = stage.AsTargetError(e);
@@ -136,8 +156,15 @@ public sealed class Segmenter
     private static VideoWriter OpenVideo(string path, double fps, int w, int h)
     {
         var writer = new VideoWriter(path, FourCC.MP4V, fps, new OpenCvSharp.Size(w, h));
-        if (!writer.IsOpened()) { writer.Dispose(); throw new CmtmException(path, "cannot open the overlay video for writing (mp4v)"); }
+        if (!writer.IsOpened()) { writer.Dispose(); throw new CmtmException(path, $"cannot open the {Path.GetFileNameWithoutExtension(path)} video for writing (mp4v)"); }
         return writer;
+    }
+
+    /// <summary>A BGR image as a JPEG (quality 90), atomically.</summary>
+    private static void WriteJpeg(string path, Mat bgr)
+    {
+        Cv2.ImEncode(".jpg", bgr, out var jpg, new ImageEncodingParam(ImwriteFlags.JpegQuality, 90));
+        AtomicFile.WriteAllBytes(path, jpg);
     }
 
     /// <summary>Frame with the foreground tinted red (50 %) and its outline drawn, as BGR.</summary>

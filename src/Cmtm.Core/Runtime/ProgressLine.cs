@@ -2,16 +2,27 @@ using System.Diagnostics;
 
 namespace Cmtm.Runtime;
 
+/// <summary>One progress report as numbers (what <see cref="ProgressLine"/> prints, for a sink that is not a terminal).</summary>
+/// <param name="EtaSeconds">null when the total or the rate is unknown.</param>
+public sealed record ProgressReport(string Label, int Done, int? Total, double Rate, double? EtaSeconds, double Seconds, string? Detail, bool Final)
+{
+    /// <summary>The printed line: "label: done/total (rate/s, ETA ...) detail".</summary>
+    public string Text =>
+        $"{Label}: {Done}{(Total is int tt ? $"/{tt}" : "")} ({Rate:0.00}/s{(EtaSeconds is double eta ? $", ETA {ProgressLine.FormatEta(eta)}" : "")})" + (Detail is null ? "" : $" {Detail}");
+}
+
 /// <summary>
-/// The one progress printer for long loops (segment, flow, evaluate, train): count, rate and ETA. On a terminal it
-/// redraws one line in place; otherwise (CI, pipes) it prints a plain line at most every <see cref="Interval"/> and
-/// always at the end. Permanent lines (<see cref="Print"/>) first end the live line.
+/// The one progress printer for long loops (segment, flow, evaluate, train, serve): count, rate and ETA. On a terminal
+/// it redraws one line in place; otherwise (CI, pipes) it prints a plain line at most every <see cref="Interval"/> and
+/// always at the end. Permanent lines (<see cref="Print"/>) first end the live line. With a sink (e.g. `cmtm serve`'s
+/// event stream) each report goes to the sink as a <see cref="ProgressReport"/> instead, at the same moments.
 /// </summary>
 public sealed class ProgressLine
 {
     private readonly string label;
     private readonly TextWriter writer;
     private readonly bool live;
+    private readonly Action<ProgressReport>? sink;
     private readonly Stopwatch clock = Stopwatch.StartNew();
     private double lastPrint = double.NegativeInfinity;
     private bool dirty;
@@ -30,6 +41,9 @@ public sealed class ProgressLine
         Interval = TimeSpan.FromSeconds(this.live ? 0.2 : 5);
     }
 
+    /// <summary>Reports go to <paramref name="sink"/> (at most every <see cref="Interval"/>, and always the final one); nothing is printed.</summary>
+    public ProgressLine(string label, Action<ProgressReport> sink) : this(label, TextWriter.Null, live: false) => this.sink = sink;
+
     public double Seconds => clock.Elapsed.TotalSeconds;
 
     public static string FormatEta(double seconds) =>
@@ -43,8 +57,9 @@ public sealed class ProgressLine
     public void Report(int done, int? total, double rate, string? detail = null, bool final = false)
     {
         if (!Due(final)) return;
-        var eta = total is int n && rate > 0 ? $", ETA {FormatEta((n - done) / rate)}" : "";
-        Draw($"{label}: {done}{(total is int tt ? $"/{tt}" : "")} ({rate:0.00}/s{eta})" + (detail is null ? "" : $" {detail}"), final);
+        var report = new ProgressReport(label, done, total, rate, total is int n && rate > 0 ? (n - done) / rate : null, Seconds, detail, final);
+        if (sink != null) { sink(report); return; }
+        Draw(report.Text, final);
     }
 
     /// <summary>Shows a caller-formatted progress text, throttled like <see cref="Report(int, int?, string?, bool)"/>.</summary>
