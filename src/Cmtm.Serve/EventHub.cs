@@ -19,15 +19,18 @@ public sealed class EventHub
         foreach (var ch in subscribers.Values) ch.Writer.TryWrite(text);
     }
 
-    /// <summary>Writes events to <paramref name="output"/> until <paramref name="cancel"/>; <paramref name="first"/> is sent first.</summary>
-    public async Task StreamAsync(Stream output, string first, CancellationToken cancel)
+    /// <summary>
+    /// Writes events to <paramref name="output"/> until <paramref name="cancel"/>; <paramref name="first"/> (a snapshot)
+    /// is made after this subscriber is registered and sent first, so no event falls between the snapshot and the stream.
+    /// </summary>
+    public async Task StreamAsync(Stream output, Func<string> first, CancellationToken cancel)
     {
         var id = Guid.NewGuid();
         var ch = Channel.CreateBounded<string>(new BoundedChannelOptions(1000) { FullMode = BoundedChannelFullMode.DropOldest });
         subscribers[id] = ch;
         try
         {
-            await WriteAsync(output, first, cancel);
+            await WriteAsync(output, first(), cancel);
             while (!cancel.IsCancellationRequested)
             {
                 using var beat = CancellationTokenSource.CreateLinkedTokenSource(cancel);

@@ -109,8 +109,7 @@ public sealed class ServeHost : IAsyncDisposable
             ctx.Response.ContentType = "text/event-stream";
             ctx.Response.Headers.CacheControl = "no-cache";
             ctx.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-            var first = $"event: jobs\ndata: {System.Text.Json.JsonSerializer.Serialize(jobs.List(), EventHub.Json)}\n\n";
-            await events.StreamAsync(ctx.Response.Body, first, until.Token);
+            await events.StreamAsync(ctx.Response.Body, () => $"event: jobs\ndata: {System.Text.Json.JsonSerializer.Serialize(jobs.List(), EventHub.Json)}\n\n", until.Token);
         });
 
         app.MapGet("/api/jobs", () => Results.Json(jobs.List(), EventHub.Json));

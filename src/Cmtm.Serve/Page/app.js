@@ -21,14 +21,7 @@ async function init() {
   es.addEventListener('jobs', e => { jobs.clear(); JSON.parse(e.data).forEach(j => jobs.set(j.id, j)); render(); });
   es.addEventListener('job', e => { const j = JSON.parse(e.data); jobs.set(j.id, j); render(); });
   es.addEventListener('removed', e => { jobs.delete(JSON.parse(e.data).id); render(); });
-  // a fallback when no event came for 3 s while a job is queued or running (a stalled event stream, a proxy)
-  let lastEvent = Date.now();
-  for (const t of ['jobs', 'job', 'removed']) es.addEventListener(t, () => { lastEvent = Date.now(); });
-  setInterval(async () => {
-    if (Date.now() - lastEvent < 3000 || ![...jobs.values()].some(j => j.state === 'Queued' || j.state === 'Running')) return;
-    const list = await (await fetch('/api/jobs')).json();
-    jobs.clear(); list.forEach(j => jobs.set(j.id, j)); render();
-  }, 1000);
+  // a dropped stream reconnects by itself (EventSource) and starts again with the 'jobs' snapshot
 }
 
 function settingsText(s) { return `${s.flow}, ${s.precision}, ${s.background}` + (s.feather ? `, feather ${s.feather}` : ''); }
@@ -130,7 +123,9 @@ async function submit(ev) {
     const body = await r.json().catch(() => ({ error: `HTTP ${r.status}` }));
     if (!r.ok) { say(body.error || `HTTP ${r.status}`, true); return; }
     mine.add(body.id);
-    jobs.set(body.id, body);
+    // the job's own events may have come before this response (a short job can be done by now): never go back to
+    // the state the POST saw over a newer one from the stream
+    if (!jobs.has(body.id)) jobs.set(body.id, body);
     say(`${body.name}: queued`);
     render();
   } catch (e) { say(String(e), true); }

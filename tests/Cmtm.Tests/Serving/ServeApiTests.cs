@@ -129,6 +129,47 @@ public class ServeApiTests
         Assert.Equal(HttpStatusCode.OK, (await s.Http.GetAsync("/")).StatusCode);
     }
 
+    /// <summary>The event stream itself (the page's only source of progress): a snapshot first, then the job's states
+    /// and progress in order, ending with Done - read as a client reads it, without polling.</summary>
+    [Fact]
+    public async Task TheEventStreamCarriesAJobFromQueuedThroughProgressToDone()
+    {
+        await using var s = await TestServer.StartAsync();
+        using var stream = await s.Http.GetStreamAsync("api/events");
+        using var reader = new StreamReader(stream);
+        async Task<(string Event, string Data)> NextAsync()
+        {
+            string? name = null;
+            while (true)
+            {
+                var line = await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(120)) ?? throw new EndOfStreamException("the event stream ended");
+                if (line.StartsWith("event: ")) name = line["event: ".Length..];
+                else if (line.StartsWith("data: ") && name != null) return (name, line["data: ".Length..]);
+            }
+        }
+        Assert.Equal(("jobs", "[]"), await NextAsync()); // the snapshot comes first
+
+        var sample = Assert.Single(s.Host.Samples).Id;
+        var submitted = (await (await s.SubmitAsync(sample: sample)).Content.ReadFromJsonAsync<JobInfo>(TestServer.Json))!;
+        var states = new List<JobState>();
+        var progress = new List<int>();
+        while (true)
+        {
+            var (name, data) = await NextAsync();
+            if (name != "job") continue;
+            var job = JsonSerializer.Deserialize<JobInfo>(data, TestServer.Json)!;
+            Assert.Equal(submitted.Id, job.Id);
+            if (states.Count == 0 || states[^1] != job.State) states.Add(job.State);
+            if (job.Progress is { } p) progress.Add(p.Done);
+            if (job.State is JobState.Done or JobState.Failed or JobState.Cancelled) break;
+        }
+        Assert.Equal(JobState.Done, states[^1]);
+        Assert.Contains(JobState.Running, states);
+        Assert.NotEmpty(progress);
+        Assert.Equal(progress.Order(), progress); // in order
+        Assert.Equal(50, (await s.JobAsync(submitted.Id)).Frames);
+    }
+
     [Fact]
     public async Task CancelMidRunMarksTheJobCancelledAndRemovesItsPartialOutputs()
     {
