@@ -7,6 +7,7 @@ namespace Cmtm.Tests.Benchmarking;
 /// <summary>`cmtm bench` at toy size (the real measurement is a command, not a timed test): the report and its JSON carry
 /// every number the performance issue asks for, including the bf16 comparison.</summary>
 [Collection("Console")]
+[Trait("Category", "Slow")] // over ~3 s: left out of ./test --fast
 public class BenchCommandTests
 {
     [Fact]

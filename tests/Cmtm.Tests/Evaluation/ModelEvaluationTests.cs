@@ -86,6 +86,7 @@ public sealed class TinyDavis : IDisposable
 
 /// <summary>Model-driven evaluation: run a checkpoint over a dataset, write the results folder, score it, report fps.</summary>
 [Collection("Console")]
+[Trait("Category", "Slow")] // over ~3 s: left out of ./test --fast
 public class ModelEvaluationTests
 {
     private static (int Code, string Out, string Err) Run(params string[] args) => Cmtm.Tests.Cli.CliHarness.Run(args);

@@ -49,6 +49,7 @@ public sealed class BlackswanClip : IDisposable
 
 /// <summary>`cmtm segment`: real DAVIS frames folder and mp4 in, one mask per frame, overlay video, named errors.</summary>
 [Collection("Console")]
+[Trait("Category", "Slow")] // over ~3 s: left out of ./test --fast
 public class SegmentCommandTests(BlackswanClip clip) : IClassFixture<BlackswanClip>
 {
     private static string[] Masks(string outDir) =>

@@ -25,6 +25,7 @@ public class MemoryCollection { }
 /// depends on the allocator, which keeps freed arenas).
 /// </summary>
 [Collection("Memory")]
+[Trait("Category", "Slow")] // over ~3 s: left out of ./test --fast
 public class SegmenterMemoryTests(ITestOutputHelper output)
 {
     private const int Frames = 200, W = 320, H = 240;

@@ -13,6 +13,7 @@ namespace Cmtm.Tests.Inference;
 /// committed one, a toy DAVIS val folder with a published-masks folder beside it.
 /// </summary>
 [Collection("torch-global-state")] // the untrained baseline seeds torch's global RNG
+[Trait("Category", "Slow")] // over ~3 s: left out of ./test --fast
 public class VideoDemoTests
 {
     [Fact]

@@ -12,6 +12,7 @@ namespace Cmtm.Tests.Model;
 /// blackswan clip (a DAVIS-2016 val sequence it never trained on; Farnebäck flow) its mean J must stay at the value
 /// measured when it was committed minus a margin. Needs only the repository (no ../shared); a few seconds.
 /// </summary>
+[Trait("Category", "Slow")] // over ~3 s: left out of ./test --fast
 public class ShippedModelAccuracyTests
 {
     /// <summary>Measured with the committed model (sha256 in models/README.md) on frames 10-17, fp32, this test's code.</summary>

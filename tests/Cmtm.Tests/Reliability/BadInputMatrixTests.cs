@@ -14,6 +14,7 @@ namespace Cmtm.Tests.Reliability;
 /// with a note and give the same mask as the equivalent 8-bit RGB input.
 /// </summary>
 [Collection("Console")]
+[Trait("Category", "Slow")] // over ~3 s: left out of ./test --fast
 public class BadInputMatrixTests(BlackswanClip clip, ITestOutputHelper output) : IClassFixture<BlackswanClip>
 {
     private static string Weights => BlackswanClip.Weights;

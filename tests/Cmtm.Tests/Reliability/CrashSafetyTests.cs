@@ -44,6 +44,7 @@ internal static class Checkpoints
 /// file in the run folder other than a temporary file is complete. Deterministic: the kills land where they are named,
 /// whatever the machine's load.
 /// </summary>
+[Trait("Category", "Slow")] // over ~3 s: left out of ./test --fast
 public class CrashSafetyTests(ITestOutputHelper output)
 {
     private const int Epochs = 6;

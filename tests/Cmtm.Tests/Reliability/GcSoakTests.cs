@@ -43,6 +43,7 @@ public sealed class RealVideoData : IDisposable
 /// almost every time: before the fix this run died within the first steps (a segmentation fault, or "Unknown scalar
 /// type" / toFloat errors) in 8 of 8 tries. A crash ends the child, not the test host, and fails the test with its output.
 /// </summary>
+[Trait("Category", "Slow")] // over ~3 s: left out of ./test --fast
 public class GcSoakTests(RealVideoData data, ITestOutputHelper output) : IClassFixture<RealVideoData>
 {
     private static readonly Dictionary<string, string?> Stress = new()

@@ -12,6 +12,7 @@ namespace Cmtm.Tests.Reliability;
 /// of an uninterrupted N-epoch run with the constant schedule; with cosine the extension stretches the schedule (said in
 /// a note) and so ends elsewhere.
 /// </summary>
+[Trait("Category", "Slow")] // over ~3 s: left out of ./test --fast
 public class ResumeCliTests
 {
     private static string[] Train(string data, string run, int epochs, string schedule) =>

@@ -15,6 +15,7 @@ namespace Cmtm.Tests.Serving;
 /// screenshots (serve-progress.png, serve-viewer.png) there.
 /// </summary>
 [Collection("Console")]
+[Trait("Category", "Slow")] // over ~3 s: left out of ./test --fast
 public class ServeBrowserTests
 {
     private const int Frames = 10, ShownFrame = 5;

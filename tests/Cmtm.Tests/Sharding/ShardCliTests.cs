@@ -58,6 +58,7 @@ public sealed class MiniDavis : IDisposable
 /// fails only its item and the shard exits non-zero naming it, `cmtm shards` says what is missing.
 /// </summary>
 [Collection("Console")]
+[Trait("Category", "Slow")] // over ~3 s: left out of ./test --fast
 public class ShardCliTests(MiniDavis data) : IClassFixture<MiniDavis>
 {
     private static (int Code, string Out, string Err) Cli(params string[] args) => CliHarness.Run(args);

@@ -14,6 +14,7 @@ namespace Cmtm.Tests.Sharding;
 /// task is cancelled (scancel) mid-run after its first clip, `cmtm shards` names it, that index is resubmitted alone, and
 /// the merged outputs equal a single-process run of the same script byte for byte.
 /// </summary>
+[Trait("Category", "Slow")] // over ~3 s: left out of ./test --fast
 public class SlurmArrayTests(ITestOutputHelper output)
 {
     /// <summary>4 DAVIS-2016 train clips, 4-6 frames at 427x240: split 3 ways by frames as 6 | 5 | 4+4.</summary>

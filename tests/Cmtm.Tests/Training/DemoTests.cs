@@ -9,6 +9,7 @@ namespace Cmtm.Tests.Training;
 /// real DAVIS frames, the segmented clip with its overlay video, curves and the report.
 /// </summary>
 [Collection("torch-global-state")]
+[Trait("Category", "Slow")] // over ~3 s: left out of ./test --fast
 public class DemoTests
 {
     [Fact]

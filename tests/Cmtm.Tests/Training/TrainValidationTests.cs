@@ -11,6 +11,7 @@ namespace Cmtm.Tests.Training;
 /// validation that fails mid-run is reported and recorded as NaN while training goes on with resumable checkpoints.
 /// </summary>
 [Collection("torch-global-state")]
+[Trait("Category", "Slow")] // over ~3 s: left out of ./test --fast
 public class TrainValidationTests
 {
     private sealed class Recorder : ITrainReporter

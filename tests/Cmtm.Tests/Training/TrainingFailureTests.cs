@@ -11,6 +11,7 @@ namespace Cmtm.Tests.Training;
 
 /// <summary>Issue 12 item 0: an error during training says where it stopped and how to resume, and the run resumes.</summary>
 [Collection("torch-global-state")]
+[Trait("Category", "Slow")] // over ~3 s: left out of ./test --fast
 public class TrainingFailureTests
 {
     [Fact]
@@ -87,6 +88,7 @@ public class TrainingFailureCliTests
 /// scripts/run-cli.sh (what ./cmtm runs): a CLI process that dies by a signal, which .NET cannot report, still ends with
 /// one line that names the signal and how to resume the run, and the exit code stays 128 + N.
 /// </summary>
+[Trait("Category", "Slow")] // over ~3 s: left out of ./test --fast
 public class LauncherTests
 {
     private static string Script()

@@ -14,6 +14,7 @@ namespace Cmtm.Tests.Training;
 public class TorchGlobalStateCollection { }
 
 [Collection("torch-global-state")]
+[Trait("Category", "Slow")] // over ~3 s: left out of ./test --fast
 public class TrainingTests
 {
     internal static readonly Lazy<string> Data = new(() =>
