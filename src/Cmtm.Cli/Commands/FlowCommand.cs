@@ -39,9 +39,8 @@ public static class FlowCommand
         cmd.SetAction(p =>
         {
             TorchRuntime.SetThreads(p.GetValue(threads));
-            FlowExportOptions Template(string outDir) => new()
+            FlowExportOptions Template() => new()
             {
-                OutputDir = outDir,
                 Format = ParseFormat(p.GetValue(format)!),
                 WriteFlo = p.GetValue(flo),
                 SkipExisting = !p.GetValue(overwrite),
@@ -57,10 +56,10 @@ public static class FlowCommand
                 if (shardOf != null)
                 {
                     var (sequences, flowRoot) = DatasetFlowExport.Sequences(kind, datasetRoot, Console.Out.WriteLine, p.GetValue(flows));
-                    return ShardOptions.Finish(DatasetFlowExport.RunShard(sequences, flowRoot, est, Template("unused"), shardOf,
+                    return ShardOptions.Finish(DatasetFlowExport.RunShard(sequences, flowRoot, est, Template(), shardOf,
                         ShardOptions.RunOptions($"flow --dataset {kind}", p.GetValue(overwrite)), FlowProgress.Printer()), flowRoot);
                 }
-                var total = DatasetFlowExport.Run(kind, datasetRoot, est, Template("unused"), Console.Out.WriteLine, FlowProgress.Printer(), p.GetValue(flows));
+                var total = DatasetFlowExport.Run(kind, datasetRoot, est, Template(), Console.Out.WriteLine, FlowProgress.Printer(), p.GetValue(flows));
                 Console.Out.WriteLine($"done: {total.Sequences} sequences, {total.Frames} frames ({total.Computed} computed, {total.Skipped} already present) in {total.Seconds:0.0} s");
                 return 0;
             }
@@ -73,11 +72,11 @@ public static class FlowCommand
                 var shardOf = ShardOptions.Resolve(p, shard) ?? ShardOptions.WholeList;
                 using var est = Estimator();
                 Console.Out.WriteLine($"flow: {entries.Count} inputs of {listFile} -> {Path.GetFullPath(outDir)}/<name> [{est.Name}]");
-                return ShardOptions.Finish(VideoList.Flow(entries, outDir, est, Template(outDir), shardOf,
+                return ShardOptions.Finish(VideoList.Flow(entries, outDir, est, Template() with { OutputDir = outDir }, shardOf,
                     ShardOptions.RunOptions("flow", p.GetValue(overwrite)), FlowProgress.Printer()), Path.GetFullPath(outDir));
             }
             ShardOptions.RejectFlag(p, shard, "only applies with --dataset or --list (a single video is one item)");
-            var options = Template(outDir);
+            var options = Template() with { OutputDir = outDir };
             var source = FrameSources.Open(p.GetValue(input) ?? throw new CmtmException("input", "give a video, a frames folder, --list FILE, or --dataset with --root"));
             using var estimator = Estimator();
             Console.Out.WriteLine($"flow: {source.Path} ({(source.Count is int n ? n == 1 ? "1 frame" : $"{n} frames" : "frame count unknown")}) -> {options.OutputDir} [{estimator.Name}]");

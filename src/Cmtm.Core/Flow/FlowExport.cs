@@ -9,8 +9,9 @@ public enum FlowImageFormat { Jpeg, Png }
 /// <summary>What <see cref="FlowExport.Run"/> writes per frame.</summary>
 public sealed record FlowExportOptions
 {
-    /// <summary>Output folder; files are named after the frame stems.</summary>
-    public required string OutputDir { get; init; }
+    /// <summary>Output folder; files are named after the frame stems. Dataset and list exports set it per sequence
+    /// (<see cref="DatasetFlowExport"/>), so a template for them leaves it empty.</summary>
+    public string OutputDir { get; init; } = "";
     /// <summary>Colour image format: JPEG like the datasets' JPEGFlows folders, or PNG (lossless).</summary>
     public FlowImageFormat Format { get; init; } = FlowImageFormat.Jpeg;
     /// <summary>JPEG quality (OpenCV's default 95).</summary>
@@ -56,6 +57,7 @@ public static class FlowExport
     public static FlowExportSummary Run(IFrameSource source, IFlowEstimator estimator, FlowExportOptions options,
         Action<FlowProgress>? progress = null)
     {
+        if (string.IsNullOrEmpty(options.OutputDir)) throw new ArgumentException("an output folder is required", nameof(options));
         var sw = Stopwatch.StartNew();
         int done = 0, computed = 0, skipped = 0;
         Func<RgbFrame, bool>? skip = options.SkipExisting ? f => IsDone(options, f.Stem) : null;
