@@ -5,7 +5,7 @@ using Cmtm.Tests.Support;
 
 namespace Cmtm.Tests.Inference;
 
-/// <summary>Cut-outs (issue 14): alpha = the mask, the blend computed by hand, and `cmtm segment --cutout --background`.</summary>
+/// <summary>Cut-outs: alpha = the mask, the blend computed by hand, and `cmtm segment --cutout --background`.</summary>
 [Collection("Console")]
 public class CutoutTests
 {

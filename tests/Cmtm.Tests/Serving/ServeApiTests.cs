@@ -69,7 +69,7 @@ public sealed class TestServer : IAsyncDisposable
     }
 }
 
-/// <summary>`cmtm serve`'s API (issue 14 "Must show"): size limit, content check, cancel, path traversal, queue, work-folder cap.</summary>
+/// <summary>`cmtm serve`'s API: size limit, content check, cancel, path traversal, queue, work-folder cap.</summary>
 [Collection("Console")]
 public class ServeApiTests
 {

@@ -8,7 +8,7 @@ using OpenQA.Selenium.Chrome;
 namespace Cmtm.Tests.Serving;
 
 /// <summary>
-/// `cmtm serve` in a real browser (issue 14 "Must show"): Debian's chromium through chromedriver (installed by
+/// `cmtm serve` in a real browser: Debian's chromium through chromedriver (installed by
 /// `scripts/setup.sh --browser`, which ./test runs) uploads 10 DAVIS frames encoded to mp4, waits for the job, checks
 /// that the viewer's overlay and cut-out images equal what `cmtm segment` writes for the same video (bytes and
 /// decoded pixels) and downloads the masks zip. With CMTM_SERVE_SCREENSHOTS=DIR it also writes the README's two

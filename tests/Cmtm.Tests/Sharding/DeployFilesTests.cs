@@ -4,7 +4,7 @@ using YamlDotNet.RepresentationModel;
 namespace Cmtm.Tests.Sharding;
 
 /// <summary>
-/// The job files in deploy/ (issue 15): the Kubernetes indexed Job manifest parses and has what an indexed Job needs
+/// The job files in deploy/: the Kubernetes indexed Job manifest parses and has what an indexed Job needs
 /// (it cannot run here: no cluster), the Slurm array script is valid bash with an array, and the Dockerfile the
 /// manifest names exists. The Slurm script itself runs in <see cref="SlurmArrayTests"/>.
 /// </summary>

@@ -53,7 +53,7 @@ public sealed class MiniDavis : IDisposable
 }
 
 /// <summary>
-/// `--shard` in the commands that loop over videos (issue 15), in-process on real DAVIS frames with the fixture
+/// `--shard` in the commands that loop over videos, in-process on real DAVIS frames with the fixture
 /// checkpoint at 64 px: merged shards equal the single run byte for byte, a re-run skips finished items, a broken video
 /// fails only its item and the shard exits non-zero naming it, `cmtm shards` says what is missing.
 /// </summary>

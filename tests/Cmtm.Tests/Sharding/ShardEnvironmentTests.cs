@@ -2,7 +2,7 @@ using Cmtm.Sharding;
 
 namespace Cmtm.Tests.Sharding;
 
-/// <summary>Which shard a task is: --shard, else Slurm array or Kubernetes indexed Job variables (issue 15).</summary>
+/// <summary>Which shard a task is: --shard, else Slurm array or Kubernetes indexed Job variables.</summary>
 public class ShardEnvironmentTests
 {
     private static ShardSelection? Resolve(string? flag, params (string Name, string Value)[] env)

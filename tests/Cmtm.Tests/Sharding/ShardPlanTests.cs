@@ -3,7 +3,7 @@ using Cmtm.Tests.Support;
 
 namespace Cmtm.Tests.Sharding;
 
-/// <summary>The split (issue 15): deterministic, every item in exactly one shard, balanced by frames.</summary>
+/// <summary>The split: deterministic, every item in exactly one shard, balanced by frames.</summary>
 public class ShardPlanTests
 {
     /// <summary>The 30 DAVIS-2016 train sequences with their real frame counts (25-100 frames).</summary>

@@ -5,7 +5,7 @@ using Cmtm.Tests.Support;
 namespace Cmtm.Tests.Sharding;
 
 /// <summary>
-/// Idempotent, atomic per-item work (issue 15): a re-run skips finished items and redoes the others, a failing item does
+/// Idempotent, atomic per-item work: a re-run skips finished items and redoes the others, a failing item does
 /// not stop the shard, and the summary says what is done, failed, unfinished and missing.
 /// </summary>
 public class ShardRunnerTests
