@@ -17,7 +17,7 @@ public static class AtomicFile
         try { Directory.CreateDirectory(dir); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         { throw new CmtmException(dir, $"cannot create output folder ({e.Message})", e); }
-        var tmp = Path.Combine(dir, TempName(Path.GetFileName(full), Environment.ProcessId));
+        var tmp = Path.Combine(dir, TempName(Path.GetFileName(full)));
         try
         {
             using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
@@ -46,12 +46,14 @@ public static class AtomicFile
     /// </summary>
     private static bool IsFileTooLarge(Exception e) => e is ArgumentOutOfRangeException && e.TargetSite?.DeclaringType == typeof(RandomAccess);
 
-    /// <summary>".NAME.PID.GUID.tmp": hidden, unique, and naming the writing process (see <see cref="RemoveStaleTemps"/>).</summary>
-    private static string TempName(string fileName, int pid) => $".{fileName}.{pid}.{Guid.NewGuid():N}.tmp";
+    /// <summary>".NAME.HOST-PID.GUID.tmp": hidden, unique, and naming the writing process (<see cref="WriterMark"/>,
+    /// <see cref="RemoveStaleTemps"/>).</summary>
+    public static string TempName(string fileName) => $".{fileName}.{WriterMark.Current}.{Guid.NewGuid():N}.tmp";
 
     /// <summary>
-    /// Deletes the temporary files in <paramref name="dir"/> left by writers that were killed (their process is no
-    /// longer running); returns how many were removed. Temporary files of running processes are kept.
+    /// Deletes the temporary files in <paramref name="dir"/> left by writers on this host that were killed (their process
+    /// is no longer running); returns how many were removed. Temporary files of running processes, and of other hosts
+    /// sharing the file system, are kept (<see cref="WriterMark.IsStale"/>).
     /// </summary>
     public static int RemoveStaleTemps(string dir)
     {
@@ -59,8 +61,8 @@ public static class AtomicFile
         int removed = 0;
         foreach (var f in Directory.EnumerateFiles(dir, ".*.tmp"))
         {
-            var parts = Path.GetFileName(f).Split('.'); // "", NAME..., PID, GUID, "tmp"
-            if (parts.Length < 5 || parts[^2].Length != 32 || !int.TryParse(parts[^3], out var pid) || IsRunning(pid)) continue;
+            var parts = Path.GetFileName(f).Split('.'); // "", NAME..., HOST-PID (or PID), GUID, "tmp"
+            if (parts.Length < 5 || parts[^2].Length != 32 || !WriterMark.IsStale(parts[^3])) continue;
             try { File.Delete(f); removed++; }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* left for the next clean-up */ }
         }

@@ -23,7 +23,7 @@ public sealed class StagedFolder : IDisposable
         try { Directory.CreateDirectory(parent); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CmtmException(parent, $"cannot create folder ({e.Message})", e); }
         RemoveStale(parent, System.IO.Path.GetFileName(target));
-        var staging = System.IO.Path.Combine(parent, $".{System.IO.Path.GetFileName(target)}.partial-{Environment.ProcessId}");
+        var staging = System.IO.Path.Combine(parent, $".{System.IO.Path.GetFileName(target)}.partial-{WriterMark.Current}");
         try
         {
             if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
@@ -34,7 +34,8 @@ public sealed class StagedFolder : IDisposable
         return new StagedFolder(target, staging);
     }
 
-    /// <summary>Deletes `.NAME.partial-PID` folders in <paramref name="parent"/> whose process is gone; returns how many.</summary>
+    /// <summary>Deletes `.NAME.partial-HOST-PID` folders in <paramref name="parent"/> whose writer on this host is gone
+    /// (<see cref="WriterMark.IsStale"/>); returns how many.</summary>
     public static int RemoveStale(string parent, string name)
     {
         if (!Directory.Exists(parent)) return 0;
@@ -42,7 +43,7 @@ public sealed class StagedFolder : IDisposable
         var prefix = $".{name}.partial-";
         foreach (var d in Directory.EnumerateDirectories(parent, prefix + "*"))
         {
-            if (!int.TryParse(System.IO.Path.GetFileName(d)[prefix.Length..], out var pid) || AtomicFile.IsRunning(pid)) continue;
+            if (!WriterMark.IsStale(System.IO.Path.GetFileName(d)[prefix.Length..])) continue;
             try { Directory.Delete(d, recursive: true); removed++; }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException) { /* left for the next clean-up */ }
         }

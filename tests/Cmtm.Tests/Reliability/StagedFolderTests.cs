@@ -41,6 +41,32 @@ public class StagedFolderTests
         Assert.Equal("complete", File.ReadAllText(Path.Combine(target, "00000.png")));
     }
 
+    /// <summary>On a file system shared by several hosts (a job array's nodes), only this host's dead writers are
+    /// cleaned up: another host's process id means nothing here, so its leftovers stay.</summary>
+    [Fact]
+    public void OnlyThisHostsDeadWritersLeftoversAreRemoved()
+    {
+        using var d = new Shared.TempDir();
+        var dead = DeadPid();
+        var mine = Directory.CreateDirectory(d.File($".masks.partial-{WriterMark.Host}-{dead}")).FullName;
+        var legacy = Directory.CreateDirectory(d.File($".masks.partial-{dead}")).FullName; // a bare PID: this host's
+        var otherHost = Directory.CreateDirectory(d.File($".masks.partial-{WriterMark.Host}x-{dead}")).FullName;
+        var liveMine = Directory.CreateDirectory(d.File($".masks.partial-{WriterMark.Current}")).FullName;
+        var tmpMine = d.File($".last.safetensors.{WriterMark.Host}-{dead}.{Guid.NewGuid():N}.tmp");
+        var tmpOther = d.File($".last.safetensors.other-node-{dead}.{Guid.NewGuid():N}.tmp");
+        File.WriteAllText(tmpMine, "half"); File.WriteAllText(tmpOther, "half");
+
+        Assert.Equal(2, StagedFolder.RemoveStale(d.Path, "masks"));
+        Assert.False(Directory.Exists(mine));
+        Assert.False(Directory.Exists(legacy));
+        Assert.True(Directory.Exists(otherHost));
+        Assert.True(Directory.Exists(liveMine));
+        Assert.Equal(1, AtomicFile.RemoveStaleTemps(d.Path));
+        Assert.False(File.Exists(tmpMine));
+        Assert.True(File.Exists(tmpOther));
+        Assert.Matches($@"^\.x\.{WriterMark.Host}-{Environment.ProcessId}\.[0-9a-f]{{32}}\.tmp$", AtomicFile.TempName("x"));
+    }
+
     [Fact]
     public void AnAbandonedStageLeavesNothingAndKeepsAnOldTarget()
     {

@@ -31,7 +31,7 @@ public static class SyntheticDataset
         // build everything in a temporary sibling folder, then rename: no partial dataset is ever visible
         var parent = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(parent);
-        var tmp = Path.Combine(parent, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        var tmp = Path.Combine(parent, AtomicFile.TempName(Path.GetFileName(full)));
         var names = Enumerable.Range(0, videos).Select(i => $"synth-{i:D4}").ToArray();
         try
         {
