@@ -20,7 +20,7 @@ internal static class RaftScalars
 // Port of RAFT (princeton-vl/RAFT @ 2888e15, core/raft.py, extractor.py, update.py, corr.py, utils/utils.py),
 // large configuration: hidden 128, context 128, 4 correlation levels of radius 4, no dropout, float32.
 // Module and parameter names equal the official ones (checkpoint keys without `module.`), so a state dict
-// loads by name (see RaftModel.LoadCheckpoint / Cmtm.Model.ModuleLoader).
+// loads by name (see RaftCheckpoint.Load / Cmtm.Model.ModuleLoader).
 
 /// <summary>extractor.py ResidualBlock with 'batch' or 'instance' normalisation.</summary>
 internal sealed class RaftResidualBlock : Module<Tensor, Tensor>
