@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Cmtm.Flow;
 using Cmtm.Model;
 using static TorchSharp.torch;
 
@@ -38,25 +37,6 @@ public static class CommonOptions
         if (Precisions.SpeedNote(p, device) is string note) Console.Error.WriteLine("note: " + note);
         return p;
     }
-
-    /// <summary>
-    /// The library's flow estimator (<see cref="FlowEstimators.Create"/>), its errors named by this command's options:
-    /// <paramref name="methodOption"/> for the method, <paramref name="weightsOption"/> for RAFT's checkpoint, --iters.
-    /// </summary>
-    public static IFlowEstimator CreateFlowEstimator(string method, string? raftWeights, int iters, string? device,
-        string methodOption, string weightsOption)
-    {
-        try { return FlowEstimators.Create(method, raftWeights, iters, Cmtm.Runtime.TorchRuntime.ParseDevice(device)); }
-        catch (CmtmException e) when (e.Subject == method && e.InnerException == null)
-        { throw new CmtmException(methodOption, $"'{method}': {e.Problem}"); }
-        catch (CmtmException e) when (e.Subject == "raft")
-        { throw new CmtmException(e.Problem.StartsWith("iterations") ? "--iters" : weightsOption, e.Problem); }
-    }
-
-    /// <summary>The user's --flow choice (a folder of flow images, else a method; <see cref="FlowSource.Open"/>), errors
-    /// named by --flow / --raft-weights / --iters.</summary>
-    public static FlowSource OpenFlowSource(string folderOrMethod, string? raftWeights, int iters, string? device) =>
-        FlowSource.Open(folderOrMethod, method => CreateFlowEstimator(method, raftWeights, iters, device, "--flow", "--raft-weights"));
 
     public static Option<int> Threads() => new("--threads")
     { Description = "libtorch intra-op threads (0 = libtorch default)", DefaultValueFactory = _ => 0 };

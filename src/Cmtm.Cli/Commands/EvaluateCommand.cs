@@ -115,8 +115,8 @@ public static class EvaluateCommand
     {
         public DatasetKind Kind => DatasetReader.ParseKind(Dataset);
 
-        /// <summary>--flow as a flow estimator (errors named by this command's options).</summary>
-        public Flow.IFlowEstimator CreateEstimator(string method) => CommonOptions.CreateFlowEstimator(method, RaftWeights, Iters, Device, "--flow", "--raft-weights");
+        /// <summary>--flow as a flow estimator (with --raft-weights, --iters, --device).</summary>
+        public Cmtm.Flow.IFlowEstimator CreateEstimator(string method) => Cmtm.Flow.FlowEstimators.Create(method, RaftWeights, Iters, TorchRuntime.ParseDevice(Device));
     }
 
     /// <summary>
@@ -138,7 +138,6 @@ public static class EvaluateCommand
     private static T WithModel<T>(ModelRun o, ShippedModel.Choice weights, string resultsOut, bool sharded,
         Func<DatasetRecord, FramePredictor, DatasetFlows, ModelEvaluationOptions, T> run)
     {
-        if (o.FlowsRoot != null && o.Flow != null) throw new CmtmException("--flows", "give either --flows (the dataset's flows in a folder of their own) or --flow, not both");
         TorchRuntime.SetThreads(o.Threads);
         var dev = TorchRuntime.ParseDevice(o.Device);
         var prec = CommonOptions.ParsePrecision(o.Precision, dev);

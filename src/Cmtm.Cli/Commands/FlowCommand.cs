@@ -45,7 +45,13 @@ public static class FlowCommand
                 WriteFlo = p.GetValue(flo),
                 SkipExisting = !p.GetValue(overwrite),
             };
-            IFlowEstimator Estimator() => CommonOptions.CreateFlowEstimator(p.GetValue(method)!, p.GetValue(weights), p.GetValue(iters), p.GetValue(device), "--method", "--weights");
+            IFlowEstimator Estimator()
+            {
+                // this command's options for the library's "flow" and "raft-weights" are --method and --weights
+                try { return FlowEstimators.Create(p.GetValue(method)!, p.GetValue(weights), p.GetValue(iters), TorchRuntime.ParseDevice(p.GetValue(device))); }
+                catch (CmtmException e) when (e.Subject is "flow" or "raft-weights")
+                { throw new CmtmException(e.Subject == "flow" ? "--method" : "--weights", e.Problem); }
+            }
             if (p.GetValue(dataset) is string kind)
             {
                 if (p.GetValue(input) != null || p.GetValue(output) != null || p.GetValue(list) != null)

@@ -59,8 +59,7 @@ public static class SegmentCommand
                     Cutout = cut,
                     Overwrite = r.GetValue(overwrite),
                 },
-            }, Console.WriteLine, Console.Error.WriteLine, new ProgressLine("segment"),
-                createEstimator: method => CommonOptions.CreateFlowEstimator(method, r.GetValue(raftWeights), r.GetValue(iters), r.GetValue(device), "--flow", "--raft-weights"));
+            }, Console.WriteLine, Console.Error.WriteLine, new ProgressLine("segment"));
             Console.WriteLine($"done: {summary.Frames} frames -> {summary.OutputDir}; model-only {summary.ModelFps:0.00} frames/s, end-to-end {summary.EndToEndFps:0.00} frames/s ({summary.TotalSeconds:0.0} s)");
             return 0;
         });

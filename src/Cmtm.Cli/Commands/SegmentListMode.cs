@@ -50,7 +50,7 @@ internal static class SegmentListMode
         var model = CommonOptions.LoadModel(ShippedModel.Choose(r.GetValue(o.Weights)?.FullName), r.GetValue(o.Arch), r.GetValue(o.Resolution), dev);
         using var predictor = new FramePredictor(model, dev, prec, ownsModel: true);
         // --flow ROOT: each input's flow images in ROOT/<name>/ (flow --list's output), else a method for all inputs
-        using var estimator = Directory.Exists(flowArg) ? null : CommonOptions.CreateFlowEstimator(flowArg, r.GetValue(o.RaftWeights), r.GetValue(o.Iters), r.GetValue(o.Device), "--flow", "--raft-weights");
+        using var estimator = Directory.Exists(flowArg) ? null : FlowEstimators.Create(flowArg, r.GetValue(o.RaftWeights), r.GetValue(o.Iters), dev);
         var shared = estimator != null ? new Segmenter(predictor, estimator) : null;
         Console.WriteLine($"segment: {entries.Count} inputs of {listFile} with {model.Config.Name} @ {model.Config.Resolution} {prec.Name()}, flow {estimator?.Name ?? flowArg + "/<name>"} -> {outRoot}/<name>");
         var report = VideoList.Segment(entries, outRoot, e => shared ?? new Segmenter(predictor, FlowSource.Folder(Path.Combine(flowArg, e.Name))),

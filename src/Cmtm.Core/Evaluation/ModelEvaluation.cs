@@ -59,7 +59,8 @@ public sealed class DatasetFlows
     public static (DatasetFlows Flows, IFlowEstimator? Estimator) Choose(DatasetKind kind, string root, string? flowsRoot, string? folderOrMethod,
         Func<string, IFlowEstimator> createEstimator, Action<string>? note = null)
     {
-        if (flowsRoot != null && folderOrMethod != null) throw new CmtmException(flowsRoot, "give either the dataset's flows folder or a flow folder/method, not both");
+        if (flowsRoot != null && folderOrMethod != null)
+            throw new CmtmException("flows", "give either the dataset's flows in a folder of their own or a flow folder or method, not both");
         if (flowsRoot != null) return (FromDataset(flowsRoot), null);
         if (folderOrMethod != null && Directory.Exists(folderOrMethod)) return (FromFolder(folderOrMethod), null);
         if (folderOrMethod != null) { var e = createEstimator(folderOrMethod); return (Estimate(e), e); }

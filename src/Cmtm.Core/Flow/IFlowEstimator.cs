@@ -25,6 +25,7 @@ public static class FlowEstimators
     /// <summary>
     /// An estimator by method name: "farneback" (OpenCV, no weights) or "raft" (the RAFT port with the weights at
     /// <paramref name="raftWeights"/>, <paramref name="raftIters"/> refinement iterations, on <paramref name="device"/>).
+    /// Errors name the setting ("flow", "raft-weights", "iters"); the CLI names its option instead.
     /// </summary>
     public static IFlowEstimator Create(string method, string? raftWeights = null, int raftIters = 20, Device? device = null)
     {
@@ -34,11 +35,11 @@ public static class FlowEstimators
                 return new FarnebackFlow();
             case "raft":
                 if (string.IsNullOrEmpty(raftWeights))
-                    throw new CmtmException("raft", "RAFT needs a checkpoint: the official RAFT weights (raft-things.pth or raft-sintel.pth from princeton-vl/RAFT's download_models.sh) or any state dict with the same keys");
-                if (raftIters < 1) throw new CmtmException("raft", $"iterations must be at least 1 (got {raftIters})");
+                    throw new CmtmException("raft-weights", "flow method raft needs a checkpoint: the official RAFT weights (raft-things.pth or raft-sintel.pth from princeton-vl/RAFT's download_models.sh) or any state dict with the same keys");
+                if (raftIters < 1) throw new CmtmException("iters", $"must be at least 1 (got {raftIters})");
                 return new RaftFlow(RaftCheckpoint.Load(raftWeights), raftIters, device);
             default:
-                throw new CmtmException(method, $"unknown flow method (expected {string.Join(" or ", Methods)})");
+                throw new CmtmException("flow", $"unknown flow method '{method}' (expected {string.Join(" or ", Methods)})");
         }
     }
 }

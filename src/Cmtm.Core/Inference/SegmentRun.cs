@@ -38,17 +38,15 @@ public static class SegmentRun
 {
     /// <param name="say">the run's header line (the CLI prints it on stdout).</param>
     /// <param name="note">notes and the shipped-model line (the CLI prints them on stderr); notes start with "note: ".</param>
-    /// <param name="createEstimator">makes the estimator when <see cref="SegmentRequest.Flow"/> is a method (default:
-    /// <see cref="FlowEstimators.Create"/> with the request's RAFT settings; the CLI passes one that names its options in errors).</param>
     public static SegmentSummary Run(SegmentRequest r, Action<string>? say = null, Action<string>? note = null, ProgressLine? progress = null,
-        CancellationToken cancel = default, Func<string, IFlowEstimator>? createEstimator = null)
+        CancellationToken cancel = default)
     {
         var device = TorchRuntime.ParseDevice(r.Device);
         var choice = ShippedModel.Choose(r.Weights);
         var source = FrameSources.Open(r.Input);
         // fail fast, before the model loads: output folder and precomputed flows covering every frame
         Segmenter.CheckOutputDir(r.Output.OutputDir, r.Output.Overwrite);
-        using var flows = FlowSource.Open(r.Flow, createEstimator ?? (method => FlowEstimators.Create(method, r.RaftWeights, r.Iters, device)));
+        using var flows = FlowSource.Open(r.Flow, method => FlowEstimators.Create(method, r.RaftWeights, r.Iters, device));
         if (source is FolderFrameSource folder) flows.CheckCovers(folder.Files.Select(f => Path.GetFileNameWithoutExtension(f)));
         var model = ModelCheckpoint.Load(choice.Path, r.Arch, r.Resolution, device, n => note?.Invoke("note: " + n));
         using var predictor = new FramePredictor(model, device, r.Precision, ownsModel: true);
