@@ -62,7 +62,10 @@ public static class TorchRuntime
     /// application's dependency manifest (its .deps.json), so it names what the executable actually ships, whichever
     /// runtime package (CPU or CUDA) it chose; "unknown" when the manifest does not say.
     /// </summary>
-    public static string LibTorchPackage { get; } = FindLibTorchPackage();
+    public static string LibTorchPackage => libTorchPackage.Value;
+
+    // read when asked (version, bench), not when any command first touches this class
+    private static readonly Lazy<string> libTorchPackage = new(FindLibTorchPackage);
 
     private static string FindLibTorchPackage()
     {
